@@ -164,6 +164,16 @@ public:
         if (nodes_[s].out == none) return std::nullopt;
         return EntityId(nodes_[s].out);
     }
+    /// True when some compiled form starts with the normalised bytes `prefix` (or equals them).
+    bool has_prefix_normalized(std::string_view prefix) const {
+        if (nodes_.empty()) return false;
+        std::uint32_t s = 0;
+        for (unsigned char c : prefix) {
+            s = child(s, c);
+            if (s == 0) return false;
+        }
+        return true;
+    }
     /// Entity of a raw surface form (normalised with this dictionary's options first).
     std::optional<EntityId> lookup(std::string_view form) const {
         return lookup_normalized(normalizer_.normalize(form));
