@@ -46,8 +46,9 @@ int main(int argc, char** argv) {
         auto linker = std::make_shared<EntityLinker>();
         linker->add_all(world.dictionary());
         EntityPipeline pipeline(dict, tagger, linker, PipelineOptions{.use_dictionary = false});
+        EntityPipeline both(dict, tagger, linker);
 
-        PrecisionRecall crf_in, crf_out, dict_in, dict_out;
+        PrecisionRecall crf_in, crf_out, dict_in, dict_out, both_in, both_out;
         CandidateDiscovery discovery;
         std::vector<Mention> ms;
         for (const auto& it : world.items()) {
@@ -57,6 +58,7 @@ int main(int argc, char** argv) {
             pipeline.extract(it.title, ms, &discovery);
             score_spans(ms, {&gold, 1}, in_dict ? crf_in : crf_out);
             score_extractor(*dict, it.title, {&gold, 1}, in_dict ? dict_in : dict_out, ms);
+            score_extractor(both, it.title, {&gold, 1}, in_dict ? both_in : both_out, ms);
         }
 
         if (json) {
@@ -68,7 +70,6 @@ int main(int argc, char** argv) {
         std::printf("world '%s': %zu items, %zu dictionary forms; %zu silver titles, %zu tokens; CRF trained in %.2f s\n",
                     preset.c_str(), world.items().size(), dict->size(), rep.examples, rep.tokens, train_s);
         std::printf("\n%-58s  %s\n", "title", "mentions (entity, source, score)");
-        EntityPipeline both(dict, tagger, linker);
         int shown_in = 0, shown_out = 0;
         for (const auto& it : world.items()) {
             const bool in_dict = world.surface_forms()[it.form].in_dictionary;
@@ -87,6 +88,8 @@ int main(int argc, char** argv) {
                     dict_in.recall(), dict_in.f1(), dict_out.precision(), dict_out.recall(), dict_out.f1());
         std::printf("CRF (silver)       %.3f / %.3f / %.3f      %.3f / %.3f / %.3f\n", crf_in.precision(),
                     crf_in.recall(), crf_in.f1(), crf_out.precision(), crf_out.recall(), crf_out.f1());
+        std::printf("dictionary + CRF   %.3f / %.3f / %.3f      %.3f / %.3f / %.3f\n", both_in.precision(),
+                    both_in.recall(), both_in.f1(), both_out.precision(), both_out.recall(), both_out.f1());
         const auto cands = discovery.candidates(3);
         std::printf("\n%zu candidate new forms seen >= 3 times (unlinked CRF spans); top ones:\n", cands.size());
         for (std::size_t i = 0; i < 5 && i < cands.size(); ++i)

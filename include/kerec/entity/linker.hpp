@@ -322,6 +322,9 @@ struct PipelineOptions {
     bool link_by_head = false;    ///< link an unknown span by its head (LinkKind::head)
     bool keep_unlinked = true;    ///< emit unlinked CRF spans with an invalid entity
     float min_confidence = 0.0f;  ///< drop CRF spans below this marginal probability
+    /// A CRF span with at least this confidence that strictly contains dictionary mentions
+    /// replaces them ("green energy drinks" over "energy drinks"); > 1 disables it.
+    float override_confidence = 0.5f;
 };
 
 /// Dictionary + CRF + linker behind the Extractor concept. Holds shared pointers to its parts.
@@ -349,12 +352,25 @@ public:
             crf_->tag(text, cws_.tagged, cws_);
             for (const TaggedSpan& s : cws_.tagged) {
                 if (s.confidence < options_.min_confidence) continue;
-                bool overlaps = false;
-                for (std::size_t k = first; k < dict_end && !overlaps; ++k)
-                    overlaps = out[k].begin < s.end && s.begin < out[k].end;
-                if (overlaps) continue;
+                bool blocked = false;
+                EntityId contained;  // a dictionary entity inside the span: its head suggestion
+                for (std::size_t k = first; k < dict_end && !blocked; ++k) {
+                    const Mention& d = out[k];
+                    if (!(d.begin < s.end && s.begin < d.end) || !d.entity.valid()) continue;
+                    const bool inside = s.begin <= d.begin && d.end <= s.end && (s.begin < d.begin || d.end < s.end);
+                    if (inside && s.confidence >= options_.override_confidence) {
+                        contained = d.entity;
+                    } else {
+                        blocked = true;
+                    }
+                }
+                if (blocked) continue;
+                if (contained.valid())  // drop the dictionary mentions the span replaces
+                    for (std::size_t k = first; k < dict_end; ++k)
+                        if (out[k].entity.valid() && s.begin <= out[k].begin && out[k].end <= s.end) out[k].entity = EntityId{};
                 LinkResult lr;
                 if (linker_) lr = linker_->link_tokens(cws_.norm, s.token_begin, s.token_end, true);
+                if (lr.kind == LinkKind::none && contained.valid()) lr = LinkResult{contained, LinkKind::head};
                 if (lr.kind != LinkKind::exact && discovery) {
                     const auto& tk = cws_.norm.tokens();
                     const std::string_view norm_text = cws_.norm.text().substr(
@@ -365,6 +381,11 @@ public:
                 if (lr.kind == LinkKind::none && !options_.keep_unlinked) continue;
                 out.push_back(Mention{lr.entity, s.begin, s.end, s.confidence, MentionSource::crf});
             }
+            // remove replaced dictionary mentions (marked with an invalid entity above)
+            std::size_t w = first;
+            for (std::size_t k = first; k < out.size(); ++k)
+                if (k >= dict_end || out[k].entity.valid()) out[w++] = out[k];
+            out.resize(w);
         }
         std::sort(out.begin() + static_cast<std::ptrdiff_t>(first), out.end(),
                   [](const Mention& a, const Mention& b) { return a.begin < b.begin; });
