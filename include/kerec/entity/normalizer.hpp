@@ -313,14 +313,21 @@ public:
                 const std::uint8_t f = detail::ascii_fold[c];
                 if (f > 1) {
                     if (!in_token) open_token(static_cast<std::uint32_t>(i));
-                    o[m] = static_cast<char>(f);
-                    sb[m] = static_cast<std::uint32_t>(i);
-                    se[m] = static_cast<std::uint32_t>(i + 1);
-                    ++m;
-                    cur.src_end = last_src_end = static_cast<std::uint32_t>(i + 1);
-                } else if (f == 0) {
-                    close_token();
+                    // a run of ASCII word characters: the hot loop
+                    auto pos = static_cast<std::uint32_t>(i);
+                    std::uint8_t g = f;
+                    do {
+                        o[m] = static_cast<char>(g);
+                        sb[m] = pos;
+                        se[m] = pos + 1;
+                        ++m;
+                        ++pos;
+                    } while (pos < n && s[pos] < 0x80 && (g = detail::ascii_fold[s[pos]]) > 1);
+                    i = pos;
+                    cur.src_end = last_src_end = pos;
+                    continue;
                 }
+                if (f == 0) close_token();
                 ++i;
                 continue;
             }
