@@ -1,9 +1,9 @@
 // kerec/entity/crf_tagger.hpp — CrfTagger: hashed sparse features + the CRF layer, trained with
 // L2-regularised AdaGrad. The stand-alone tagger of the paper's BERT-CRF entity extractor.
 //
-// Each token t of the normalised text gets ~25 hashed features φ(x, t) (token, neighbours ±2,
-// bigrams, prefixes/suffixes 1–3, shape of the original bytes, position, dictionary-match flags
-// B/I/O at t−1, t, t+1); emissions are E[t, y] = Σ_{f ∈ φ(x,t)} W[f, y] with W a 2^hash_bits × 3
+// Each token t of the normalised text gets ~30 hashed features φ(x, t) (token, neighbours ±2,
+// bigrams, prefixes/suffixes 1–3, shape of the original bytes, position, training-frequency
+// class of t and its neighbours, dictionary-match flags B/I/O at t−1, t, t+1); emissions are E[t, y] = Σ_{f ∈ φ(x,t)} W[f, y] with W a 2^hash_bits × 3
 // table. Training minimises Σ_i −log P(y_i | x_i) + (λ/2)‖θ‖² with AdaGrad (per-example sparse
 // steps, L2 applied to the touched coordinates); dictionary features are dropped for a share of
 // examples so the tagger also learns lexical and contextual cues (it must find forms that the

@@ -1,20 +1,24 @@
 // kerec/entity/dictionary.hpp — DictionaryExtractor: surface-form dictionary matching.
 //
 // The dictionary half of the paper's entity extractor: a list of (surface form → entity) pairs,
-// where synonyms map to one canonical entity (the "unified concept term"), compiled into an
-// Aho–Corasick automaton over normalised text (kerec/entity/normalizer.hpp).
-//   * Automaton: trie built breadth-first from the sorted forms, failure links f(v) = δ(f(u), c)
-//     and output links to the nearest terminal on the failure chain. Transitions are compact:
-//     states with ≥ dense_degree children (always the root) get a dense 256-entry row, the rest
-//     sorted (label, target) runs scanned linearly.
-//   * Matches are leftmost-longest and non-overlapping: a candidate is committed once no future
-//     match can start at or before it (current position − depth(state) > candidate start).
-//   * Optional word-boundary rule: a match must start and end on token boundaries. CJK characters
-//     are tokens on their own, so CJK forms still match inside unspaced CJK text.
+// where synonyms map to one canonical entity (the "unified concept term"), compiled over
+// normalised text (kerec/entity/normalizer.hpp) and matched leftmost-longest, non-overlapping.
+//   * Byte trie, built breadth-first from the sorted forms: a state's children have consecutive
+//     ids, so a 32-byte state holds its sorted labels inline (child k = first + k); the root and
+//     states with ≥ dense_degree children get a dense 256-entry row; a state below which one form
+//     continues keeps the rest as a memcmp'd tail.
+//   * Word-boundary mode (default): a match starts and ends on token boundaries, so the scan walks
+//     a trie over words from each token start (words looked up in a small hash table of the
+//     forms' words; unknown words end a walk at once) and resumes after the longest match.
+//   * Without word boundaries: Aho–Corasick, f(v) = δ(f(u), c), output links to the nearest
+//     terminal on the failure chain; a candidate is committed once no future match can start at
+//     or before it (position − depth(state) > start).
+//   * CJK characters are tokens of their own, so CJK forms match inside unspaced CJK text.
 //   * One surface form claimed by two entities: ConflictPolicy decides (error by default,
 //     first_wins, or drop the form); every conflict is listed in stats().conflicts.
-// Build: O(Σ|forms| log n) (sort) + O(Σ|forms|) (trie, links). Scan: O(bytes + matches), no
-// allocation at steady state. Save/load: binary file, magic + version + CRC-32C, validated.
+// Build: O(Σ|forms| log n) (sort) + O(Σ|forms|). Scan: O(bytes + words · walk) or O(bytes +
+// matches) for Aho–Corasick, no allocation at steady state. Save/load: magic + version + CRC-32C,
+// structure validated on load.
 #pragma once
 
 #include <algorithm>
