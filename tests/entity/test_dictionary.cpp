@@ -298,6 +298,20 @@ TEST_CASE("dictionary: save/load round trip, corrupted and truncated files are r
     CHECK(a.size() > 100);
     CHECK(a == b);
 
+    // the Aho-Corasick mode (no word boundaries) round-trips too
+    DictionaryOptions ac = o;
+    ac.word_boundary = false;
+    auto dac = DictionaryExtractor::build(forms, ac);
+    dac.save(dir / "ac.bin");
+    auto lac = DictionaryExtractor::load(dir / "ac.bin");
+    CHECK(!lac.options().word_boundary);
+    a.clear();
+    b.clear();
+    dac.extract(text, a);
+    lac.extract(text, b);
+    CHECK(a.size() > 100);
+    CHECK(a == b);
+
     const std::string bytes = read_file(dir / "d.bin");
     // flip one byte anywhere: checksum or validation must reject it
     for (std::size_t pos : {std::size_t{3}, std::size_t{9}, bytes.size() / 2, bytes.size() - 2}) {

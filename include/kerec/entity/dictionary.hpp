@@ -392,40 +392,46 @@ private:
         return lo < nd.degree && ws[lo] == w ? wedge_child_[nd.first + lo] : 0;
     }
 
-    // Build the word table and word trie from the kept forms (normalised, space-separated).
+    // Build the word table and word trie from the kept forms (normalised, space-separated, in
+    // byte order). ' ' is the smallest byte of normalised text, so forms sharing their first k
+    // words are contiguous: each form reuses the path of the previous one for the words they
+    // share and appends new states for the rest. O(Σ|forms|) plus a sort of the edges.
     template <class FormAt>
     void build_word_trie(std::size_t count, FormAt&& form_at, const std::vector<std::uint32_t>& entity_at) {
         words_.clear();
         word_off_.assign(1, 0);
         std::unordered_map<std::string_view, std::uint32_t> ids;
-        std::vector<std::vector<std::pair<std::uint32_t, std::uint32_t>>> kids(1);  // node -> (word, child)
-        std::vector<std::uint32_t> outs(1, none);
-        std::vector<std::string_view> toks;
+        struct Edge {
+            std::uint32_t parent, word, child;
+        };
+        std::vector<Edge> edges;
+        std::vector<std::uint32_t> outs(1, none), path;
+        std::vector<std::string_view> prev, toks;
         for (std::size_t i = 0; i < count; ++i) {
             const std::string_view f = form_at(i);
-            std::uint32_t cur = 0;
-            std::size_t p = 0;
-            while (p <= f.size()) {
+            toks.clear();
+            for (std::size_t p = 0; p <= f.size();) {
                 std::size_t q = f.find(' ', p);
                 if (q == std::string_view::npos) q = f.size();
-                const std::string_view w = f.substr(p, q - p);
-                auto it = ids.find(w);
-                if (it == ids.end()) it = ids.emplace(w, static_cast<std::uint32_t>(ids.size())).first;
-                std::uint32_t next = 0;
-                for (const auto& [kw, kc] : kids[cur])
-                    if (kw == it->second) next = kc;
-                if (next == 0) {
-                    next = static_cast<std::uint32_t>(kids.size());
-                    kids.emplace_back();
-                    outs.push_back(none);
-                    kids[cur].emplace_back(it->second, next);
-                }
-                cur = next;
+                toks.push_back(f.substr(p, q - p));
                 p = q + 1;
             }
+            std::size_t l = 0;
+            while (l < toks.size() && l < prev.size() && toks[l] == prev[l]) ++l;
+            path.resize(l);
+            std::uint32_t cur = l == 0 ? 0 : path[l - 1];
+            for (std::size_t k = l; k < toks.size(); ++k) {
+                auto it = ids.find(toks[k]);
+                if (it == ids.end()) it = ids.emplace(toks[k], static_cast<std::uint32_t>(ids.size())).first;
+                const auto id = static_cast<std::uint32_t>(outs.size());
+                outs.push_back(none);
+                edges.push_back(Edge{cur, it->second, id});
+                cur = id;
+                path.push_back(id);
+            }
             outs[cur] = entity_at[i];
+            std::swap(prev, toks);
         }
-        // words in id order
         std::vector<std::string_view> by_id(ids.size());
         for (const auto& [w, id] : ids) by_id[id] = w;
         for (const auto& w : by_id) {
@@ -433,22 +439,23 @@ private:
             word_off_.push_back(static_cast<std::uint32_t>(words_.size()));
         }
         build_word_slots();
-        wnodes_.assign(kids.size(), WordNode{});
-        wedge_word_.clear();
-        wedge_child_.clear();
+        std::sort(edges.begin(), edges.end(), [](const Edge& x, const Edge& y) {
+            return x.parent != y.parent ? x.parent < y.parent : x.word < y.word;
+        });
+        wnodes_.assign(outs.size(), WordNode{});
+        wedge_word_.resize(edges.size());
+        wedge_child_.resize(edges.size());
         root_child_.assign(by_id.size(), 0);
-        for (std::size_t v = 0; v < kids.size(); ++v) {
-            auto& k = kids[v];
-            std::sort(k.begin(), k.end());
-            wnodes_[v].first = static_cast<std::uint32_t>(wedge_word_.size());
-            wnodes_[v].degree = static_cast<std::uint32_t>(k.size());
-            wnodes_[v].out = outs[v];
-            for (const auto& [w, c] : k) {
-                wedge_word_.push_back(w);
-                wedge_child_.push_back(c);
-                if (v == 0) root_child_[w] = c;
-            }
+        for (std::size_t k = 0; k < edges.size(); ++k) {
+            const Edge& e = edges[k];
+            WordNode& nd = wnodes_[e.parent];
+            if (nd.degree == 0) nd.first = static_cast<std::uint32_t>(k);
+            ++nd.degree;
+            wedge_word_[k] = e.word;
+            wedge_child_[k] = e.child;
+            if (e.parent == 0) root_child_[e.word] = e.child;
         }
+        for (std::size_t v = 0; v < outs.size(); ++v) wnodes_[v].out = outs[v];
     }
     void build_word_slots() {
         const std::size_t nw = word_off_.size() - 1;
