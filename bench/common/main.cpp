@@ -1,7 +1,6 @@
 // Catch2 v2 benchmark runner for kerec: human-readable Catch2 output goes to stderr, figures
 // (JSON lines) to stdout. A listener records the median of every BENCHMARK by name.
 #define CATCH_CONFIG_RUNNER
-#define CATCH_CONFIG_ENABLE_BENCHMARKING
 #include <catch2/catch.hpp>
 
 #include <algorithm>

@@ -1,0 +1,249 @@
+// kerec/sim/world.hpp — a seeded synthetic marketplace with hidden ground truth.
+//
+// Stands in for the paper's Alipay logs so every component can be tested and measured against
+// known answers: an entity taxonomy (substitute groups = head nouns, several surface forms per
+// entity, some held out of the exported dictionary), a hidden directed complementary graph with
+// strengths s(a,b) in (0,1] and heavy-tailed degrees, items whose titles are brand + modifiers +
+// surface form + size, Zipf popularity, users with interests and a time-ordered log of bills,
+// exposures and clicks. A click on item i shown at position k after buying an item of entity a:
+//   P(click) = bias(k) * (0.03 + 0.55 * s(a, entity(i))) * boost(popularity(i)),  bias(k) = (1+k)^-0.6.
+// New entities and items arrive during the log (cold start). Generation is O(items + events);
+// the same Config (incl. seed) gives the same world on every platform.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "kerec/core/error.hpp"
+#include "kerec/core/event.hpp"
+#include "kerec/core/id.hpp"
+#include "kerec/core/progress.hpp"
+#include "kerec/core/random.hpp"
+#include "kerec/core/vocabulary.hpp"
+#include "kerec/sim/taxonomy.hpp"
+
+namespace kerec::sim {
+
+/// Size and shape of a synthetic world. Start from a preset and override fields.
+struct Config {
+    std::string name = "custom";
+    std::size_t entities = 60;
+    std::size_t items = 600;
+    std::size_t users = 200;
+    std::size_t events = 5000;
+    std::uint64_t seed = 42;
+    double held_out_share = 0.3;    ///< share of entities with one surface form held out of the dictionary
+    double new_entity_share = 0.05; ///< entities that arrive during the log (cold start)
+    double new_item_share = 0.10;   ///< items that arrive during the log (includes all items of new entities)
+    double entity_zipf = 1.05;      ///< Zipf exponent of entity popularity
+    double item_zipf = 1.0;         ///< Zipf exponent of item popularity within an entity
+    std::int64_t days = 30;         ///< length of the event log
+    int exposures_per_bill = 4;     ///< items shown after each purchase
+    double complement_purchase_prob = 0.35;  ///< chance a purchase is followed by one of a complement
+
+    /// "tiny" (tests, < 50 ms), "small", "medium", "large" (~1M items, 100k entities, 10M events).
+    static Config preset(std::string_view name, std::uint64_t seed = 42) {
+        Config c;
+        c.seed = seed;
+        c.name = std::string(name);
+        if (name == "tiny") {
+            c.entities = 60, c.items = 600, c.users = 200, c.events = 5000;
+        } else if (name == "small") {
+            c.entities = 600, c.items = 10000, c.users = 2000, c.events = 100000;
+        } else if (name == "medium") {
+            c.entities = 5000, c.items = 100000, c.users = 20000, c.events = 1000000;
+        } else if (name == "large") {
+            c.entities = 100000, c.items = 1000000, c.users = 200000, c.events = 10000000;
+        } else {
+            throw InvalidArgument(fmt::format("sim::Config::preset: unknown size '{}' (expected tiny, small, medium or large)", name));
+        }
+        return c;
+    }
+
+    void validate() const {
+        auto share = [](double v, const char* what) {
+            if (!(v >= 0.0 && v <= 1.0))
+                throw InvalidArgument(fmt::format("sim::Config: {} = {} (expected a share in [0, 1])", what, v));
+        };
+        share(held_out_share, "held_out_share");
+        share(new_entity_share, "new_entity_share");
+        share(new_item_share, "new_item_share");
+        share(complement_purchase_prob, "complement_purchase_prob");
+        if (entities < 2) throw InvalidArgument(fmt::format("sim::Config: entities = {} (expected >= 2)", entities));
+        if (items < entities)
+            throw InvalidArgument(fmt::format("sim::Config: items = {} (expected >= entities = {})", items, entities));
+        if (entities > 4000000) throw InvalidArgument(fmt::format("sim::Config: entities = {} (at most 4,000,000)", entities));
+        if (users == 0) throw InvalidArgument("sim::Config: users = 0 (expected >= 1)");
+        if (days <= 0) throw InvalidArgument(fmt::format("sim::Config: days = {} (expected > 0)", days));
+        if (exposures_per_bill < 0 || exposures_per_bill > 1000)
+            throw InvalidArgument(fmt::format("sim::Config: exposures_per_bill = {} (expected 0..1000)", exposures_per_bill));
+        if (!(entity_zipf >= 0.0 && entity_zipf < 5.0) || !(item_zipf >= 0.0 && item_zipf < 5.0))
+            throw InvalidArgument("sim::Config: zipf exponents must be in [0, 5)");
+    }
+};
+
+/// One way of writing an entity in a title ("tortilla chips", "tortilla crisps", "tortila chips").
+struct SurfaceForm {
+    std::string text;       ///< lower case
+    EntityId entity;
+    bool in_dictionary = true;  ///< false: held out of dictionary(), to be found by learned extraction
+};
+
+struct EntityInfo {
+    std::uint32_t group = 0;        ///< substitute group (entities of one group replace each other)
+    std::uint32_t department = 0;
+    double popularity = 0.0;        ///< share of bills drawn from this entity (sums to 1)
+    std::int64_t arrival_time = 0;  ///< 0 for the initial catalogue
+    bool is_new = false;            ///< arrives during the log (cold start)
+    std::uint32_t first_form = 0;   ///< its forms are surface_forms()[first_form, first_form + form_count)
+    std::uint32_t form_count = 0;
+};
+
+struct Item {
+    EntityId entity;
+    std::string title;
+    std::uint32_t form = 0;        ///< index into surface_forms(): the form written in the title
+    std::uint32_t span_begin = 0;  ///< byte span of that form inside the title (title case may differ)
+    std::uint32_t span_end = 0;
+    std::string brand;
+    double popularity = 0.0;       ///< share of bills (sums to 1 over items)
+    std::int64_t arrival_time = 0;
+    bool is_new = false;
+};
+
+struct User {
+    std::vector<std::uint32_t> interests;  ///< substitute groups the user buys from most
+};
+
+/// A hidden complementary relation: `to` complements `from` with `strength`.
+struct TrueEdge {
+    EntityId from;
+    EntityId to;
+    float strength = 0.0f;  ///< in (0, 1]
+    double traffic = 0.0;   ///< share of purchase traffic the relation carries (sums to 1)
+};
+
+/// Headline numbers of a world (what scripts/demo prints).
+struct DegreeStats {
+    double mean = 0;
+    std::uint32_t median = 0, p90 = 0, p99 = 0, max = 0;
+};
+struct Summary {
+    std::size_t entities = 0, new_entities = 0, groups = 0, departments = 0;
+    std::size_t forms = 0, dictionary_forms = 0, held_out_forms = 0;
+    std::size_t items = 0, new_items = 0, held_out_titles = 0, users = 0;
+    std::size_t bills = 0, exposures = 0, clicks = 0;
+    std::size_t edges = 0;
+    DegreeStats out_degree, in_degree;
+    double cold_start_event_share = 0;  ///< share of events on items of the cold-start catalogue
+    double ctr_complement = 0;          ///< click-through of exposures that are true complements
+    double ctr_other = 0;               ///< click-through of the other exposures
+    double top1pct_entity_share = 0;    ///< bill share of the 1% most popular entities
+};
+
+class World {
+public:
+    /// Generate a world. Throws InvalidArgument on an invalid config.
+    static World generate(const Config& config, ProgressCallback progress = {});
+
+    const Config& config() const noexcept { return config_; }
+
+    // --- catalogue ----------------------------------------------------------------------------
+    const Vocabulary<EntityId>& entities() const noexcept { return entities_; }
+    std::span<const EntityInfo> entity_info() const noexcept { return entity_info_; }
+    const EntityInfo& entity(EntityId e) const { return entity_info_.at(check(e)); }
+    std::span<const SurfaceForm> surface_forms() const noexcept { return forms_; }
+    std::span<const SurfaceForm> forms_of(EntityId e) const {
+        const auto& info = entity(e);
+        return std::span<const SurfaceForm>(forms_).subspan(info.first_form, info.form_count);
+    }
+    /// (surface form, entity) for every form that is in the dictionary; a form maps to one entity.
+    std::vector<std::pair<std::string, EntityId>> dictionary() const {
+        std::vector<std::pair<std::string, EntityId>> out;
+        for (const auto& f : forms_)
+            if (f.in_dictionary) out.emplace_back(f.text, f.entity);
+        return out;
+    }
+    std::span<const Item> items() const noexcept { return items_; }
+    const Item& item(ItemId i) const {
+        if (!i.valid() || i.index() >= items_.size())
+            throw InvalidArgument(fmt::format("sim::World::item: id {} out of range ({} items)", i, items_.size()));
+        return items_[i.index()];
+    }
+    std::span<const User> users() const noexcept { return users_; }
+    /// The log: bills, exposures (trigger = purchased item) and clicks, ordered by time.
+    std::span<const Event> events() const noexcept { return events_; }
+
+    std::size_t group_count() const noexcept { return group_names_.size(); }
+    std::uint32_t group_of(EntityId e) const { return entity(e).group; }
+    std::string_view group_name(std::uint32_t g) const { return group_names_.at(g); }
+    std::span<const EntityId> group_members(std::uint32_t g) const {
+        if (g >= group_names_.size())
+            throw InvalidArgument(fmt::format("sim::World::group_members: group {} out of range ({})", g, group_names_.size()));
+        return std::span<const EntityId>(group_members_).subspan(group_offsets_[g], group_offsets_[g + 1] - group_offsets_[g]);
+    }
+    std::string_view department_name(std::uint32_t d) const { return detail::kDepartments.at(d).name; }
+    bool substitutes(EntityId a, EntityId b) const { return a != b && group_of(a) == group_of(b); }
+
+    // --- hidden ground truth (evaluation only) ------------------------------------------------
+    std::span<const TrueEdge> complement_edges() const noexcept { return edges_; }
+    std::span<const TrueEdge> complements_of(EntityId e) const {
+        const auto i = check(e);
+        return std::span<const TrueEdge>(edges_).subspan(edge_offsets_[i], edge_offsets_[i + 1] - edge_offsets_[i]);
+    }
+    float strength(EntityId from, EntityId to) const {
+        const auto out = complements_of(from);
+        check(to);
+        auto it = std::lower_bound(out.begin(), out.end(), to, [](const TrueEdge& x, EntityId t) { return x.to < t; });
+        return it != out.end() && it->to == to ? it->strength : 0.0f;
+    }
+    double click_probability(EntityId trigger, ItemId shown, std::uint16_t position) const {
+        const auto& it = item(shown);
+        const double s = strength(trigger, it.entity);
+        const double bias = std::pow(1.0 + position, -0.6);
+        const double boost = std::clamp(1.0 + 0.12 * std::log10(std::max(it.popularity * static_cast<double>(items_.size()), 1e-6)), 0.6, 1.4);
+        return std::min(1.0, bias * (0.03 + 0.55 * s) * boost);
+    }
+    bool simulate_click(EntityId trigger, ItemId shown, std::uint16_t position, Rng& rng) const {
+        return rng.uniform() < click_probability(trigger, shown, position);
+    }
+
+    Summary summary() const;
+
+private:
+    std::size_t check(EntityId e) const {
+        if (!e.valid() || e.index() >= entity_info_.size())
+            throw InvalidArgument(fmt::format("sim::World: entity id {} out of range ({} entities)", e, entity_info_.size()));
+        return e.index();
+    }
+
+    Config config_;
+    Vocabulary<EntityId> entities_;
+    std::vector<EntityInfo> entity_info_;
+    std::vector<SurfaceForm> forms_;
+    std::vector<std::string> group_names_;
+    std::vector<std::uint32_t> group_offsets_;
+    std::vector<EntityId> group_members_;
+    std::vector<Item> items_;
+    std::vector<User> users_;
+    std::vector<Event> events_;
+    std::vector<TrueEdge> edges_;
+    std::vector<std::uint32_t> edge_offsets_;
+
+    friend class detail_generator;
+};
+
+}  // namespace kerec::sim
+
+#include "kerec/sim/detail/generator.hpp"

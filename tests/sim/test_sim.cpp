@@ -1,0 +1,227 @@
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <set>
+#include <unordered_map>
+
+#include <kerec/sim/world.hpp>
+
+using namespace kerec;
+using sim::Config;
+using sim::World;
+
+namespace {
+const World& tiny() {
+    static const World w = World::generate(Config::preset("tiny"));
+    return w;
+}
+const World& small() {
+    static const World w = World::generate(Config::preset("small", 7));
+    return w;
+}
+}  // namespace
+
+TEST_CASE("sim: presets and config validation") {
+    CHECK(Config::preset("tiny").entities == 60);
+    CHECK(Config::preset("large").items == 1000000);
+    CHECK_THROWS_AS(Config::preset("huge"), InvalidArgument);
+    Config c = Config::preset("tiny");
+    c.held_out_share = 1.5;
+    CHECK_THROWS_AS(World::generate(c), InvalidArgument);
+    c = Config::preset("tiny");
+    c.items = 10;  // fewer items than entities
+    CHECK_THROWS_AS(World::generate(c), InvalidArgument);
+    c = Config::preset("tiny");
+    c.new_item_share = std::nan("");
+    CHECK_THROWS_AS(World::generate(c), InvalidArgument);
+    c = Config::preset("tiny");
+    c.entities = 1;
+    CHECK_THROWS_AS(World::generate(c), InvalidArgument);
+}
+
+TEST_CASE("sim: tiny generates fast and has the requested sizes") {
+    const auto t0 = std::chrono::steady_clock::now();
+    const World w = World::generate(Config::preset("tiny", 3));
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    MESSAGE("tiny world generated in ", ms, " ms");
+    CHECK(w.entities().size() == 60);
+    CHECK(w.items().size() == 600);
+    CHECK(w.users().size() == 200);
+    CHECK(w.events().size() == 5000);
+}
+
+TEST_CASE("sim: same seed, same world; other seed, other world") {
+    const World a = World::generate(Config::preset("tiny", 5));
+    const World b = World::generate(Config::preset("tiny", 5));
+    const World c = World::generate(Config::preset("tiny", 6));
+    REQUIRE(a.items().size() == b.items().size());
+    for (std::size_t i = 0; i < a.items().size(); ++i) REQUIRE(a.items()[i].title == b.items()[i].title);
+    REQUIRE(a.events().size() == b.events().size());
+    for (std::size_t i = 0; i < a.events().size(); ++i) {
+        REQUIRE(a.events()[i].item == b.events()[i].item);
+        REQUIRE(a.events()[i].time == b.events()[i].time);
+    }
+    REQUIRE(a.complement_edges().size() == b.complement_edges().size());
+    bool differs = a.complement_edges().size() != c.complement_edges().size();
+    for (std::size_t i = 0; !differs && i < a.items().size(); ++i) differs = a.items()[i].title != c.items()[i].title;
+    CHECK(differs);
+}
+
+TEST_CASE("sim: taxonomy, surface forms and the exported dictionary") {
+    const World& w = small();
+    std::set<std::string> form_texts;
+    std::size_t held_out = 0;
+    for (std::uint32_t e = 0; e < w.entities().size(); ++e) {
+        const auto forms = w.forms_of(EntityId{e});
+        REQUIRE(!forms.empty());
+        CHECK(forms[0].text == w.entities().name(EntityId{e}));  // canonical form first
+        CHECK(forms[0].in_dictionary);
+        for (const auto& f : forms) {
+            CHECK(f.entity == EntityId{e});
+            CHECK(form_texts.insert(f.text).second);  // a text names one entity only
+            held_out += !f.in_dictionary;
+            for (char ch : f.text) CHECK_FALSE((ch >= 'A' && ch <= 'Z'));
+        }
+    }
+    CHECK(held_out > 0);
+    const auto dict = w.dictionary();
+    CHECK(dict.size() + held_out == w.surface_forms().size());
+    for (const auto& [text, e] : dict) CHECK(w.entities().contains(e));
+    // substitute groups partition the entities
+    std::size_t members = 0;
+    for (std::uint32_t g = 0; g < w.group_count(); ++g) {
+        for (auto e : w.group_members(g)) CHECK(w.group_of(e) == g);
+        members += w.group_members(g).size();
+    }
+    CHECK(members == w.entities().size());
+    CHECK_THROWS_AS(w.group_members(static_cast<std::uint32_t>(w.group_count())), InvalidArgument);
+}
+
+TEST_CASE("sim: titles contain their surface form at the recorded byte span") {
+    const World& w = small();
+    std::size_t held_out_titles = 0;
+    double pop = 0;
+    for (const auto& it : w.items()) {
+        REQUIRE(it.span_end > it.span_begin);
+        REQUIRE(it.span_end <= it.title.size());
+        const auto& form = w.surface_forms()[it.form];
+        CHECK(form.entity == it.entity);
+        std::string got = it.title.substr(it.span_begin, it.span_end - it.span_begin);
+        for (auto& ch : got) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        CHECK(got == form.text);
+        auto lower = [](std::string x) {
+            for (auto& ch : x) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+            return x;
+        };
+        CHECK(lower(it.title).find(lower(it.brand)) != std::string::npos);
+        held_out_titles += !form.in_dictionary;
+        pop += it.popularity;
+    }
+    CHECK(held_out_titles > 100);
+    CHECK(pop == doctest::Approx(1.0).epsilon(1e-6));
+}
+
+TEST_CASE("sim: hidden complementary graph is directed, valid, heavy-tailed") {
+    const World& w = small();
+    const auto edges = w.complement_edges();
+    REQUIRE(edges.size() > w.entities().size());
+    double traffic = 0;
+    for (std::size_t i = 0; i < edges.size(); ++i) {
+        CHECK(edges[i].from != edges[i].to);
+        CHECK(edges[i].strength > 0.0f);
+        CHECK(edges[i].strength <= 1.0f);
+        if (i > 0) CHECK(std::pair(edges[i - 1].from, edges[i - 1].to) < std::pair(edges[i].from, edges[i].to));
+        CHECK(w.strength(edges[i].from, edges[i].to) == edges[i].strength);
+        traffic += edges[i].traffic;
+    }
+    CHECK(traffic == doctest::Approx(1.0).epsilon(1e-6));
+    // directed: some a->b without b->a
+    std::size_t one_way = 0;
+    for (const auto& x : edges) one_way += w.strength(x.to, x.from) == 0.0f;
+    CHECK(one_way > 0);
+    const auto s = w.summary();
+    CHECK(s.in_degree.max > 5 * std::max<std::uint32_t>(1, s.in_degree.median));  // heavy tail
+    CHECK(w.strength(EntityId{0}, EntityId{0}) == 0.0f);
+    CHECK_THROWS_AS(w.strength(EntityId{}, EntityId{0}), InvalidArgument);
+    CHECK_THROWS_AS(w.complements_of(EntityId{999999}), InvalidArgument);
+    // curated real-world relation survives in the small world: chips -> salsa
+    const auto chips = w.entities().find("chips");
+    const auto salsa = w.entities().find("salsa");
+    REQUIRE(chips.has_value());
+    REQUIRE(salsa.has_value());
+    bool chips_to_salsa_group = false;
+    for (const auto& x : w.complements_of(*chips)) chips_to_salsa_group |= w.group_of(x.to) == w.group_of(*salsa);
+    CHECK(chips_to_salsa_group);
+}
+
+TEST_CASE("sim: event log is ordered, consistent, and clicks follow complementarity") {
+    const World& w = small();
+    const auto ev = w.events();
+    REQUIRE(ev.size() == 100000);
+    std::size_t clicks = 0;
+    for (std::size_t i = 0; i < ev.size(); ++i) {
+        if (i > 0) REQUIRE(ev[i - 1].time <= ev[i].time);
+        const auto& it = w.item(ev[i].item);
+        REQUIRE(it.arrival_time <= ev[i].time);  // nothing is bought or shown before it exists
+        REQUIRE(ev[i].user.index() < w.users().size());
+        if (ev[i].kind == EventKind::bill) {
+            CHECK_FALSE(ev[i].trigger.valid());
+        } else {
+            REQUIRE(ev[i].trigger.valid());
+            CHECK(ev[i].position < w.config().exposures_per_bill);
+        }
+        if (ev[i].kind == EventKind::click) {
+            ++clicks;
+            REQUIRE(i > 0);
+            CHECK(ev[i - 1].kind == EventKind::exposure);  // a click follows its exposure
+            CHECK(ev[i - 1].item == ev[i].item);
+        }
+    }
+    CHECK(clicks > 0);
+    const auto s = w.summary();
+    CHECK(s.ctr_complement > 3 * s.ctr_other);
+    CHECK(s.new_entities > 0);
+    CHECK(s.new_items > 0);
+    CHECK(s.cold_start_event_share > 0.0);
+}
+
+TEST_CASE("sim: click model depends on strength and position") {
+    const World& w = tiny();
+    const auto& e = w.complement_edges().front();
+    ItemId shown;
+    for (std::uint32_t i = 0; i < w.items().size(); ++i)
+        if (w.items()[i].entity == e.to) shown = ItemId{i};
+    REQUIRE(shown.valid());
+    const double p0 = w.click_probability(e.from, shown, 0);
+    CHECK(p0 > w.click_probability(e.from, shown, 5));
+    // the same item after an unrelated trigger
+    EntityId unrelated;
+    for (std::uint32_t k = 0; k < w.entities().size(); ++k)
+        if (w.strength(EntityId{k}, e.to) == 0.0f && EntityId{k} != e.to) unrelated = EntityId{k};
+    REQUIRE(unrelated.valid());
+    CHECK(p0 > w.click_probability(unrelated, shown, 0));
+    Rng rng(1);
+    int hits = 0;
+    for (int i = 0; i < 20000; ++i) hits += w.simulate_click(e.from, shown, 0, rng);
+    CHECK(std::abs(hits / 20000.0 - p0) < 0.02);
+    CHECK_THROWS_AS(w.click_probability(e.from, ItemId{99999999}, 0), InvalidArgument);
+}
+
+TEST_CASE("sim: cold start share is configurable") {
+    Config c = Config::preset("tiny", 9);
+    c.new_entity_share = 0.0;
+    c.new_item_share = 0.0;
+    const World none = World::generate(c);
+    CHECK(none.summary().new_entities == 0);
+    CHECK(none.summary().new_items == 0);
+    c.new_entity_share = 0.2;
+    c.new_item_share = 0.3;
+    const World many = World::generate(c);
+    const auto s = many.summary();
+    CHECK(s.new_entities == 12);
+    CHECK(s.new_items >= 150);
+    for (const auto& it : many.items())
+        if (many.entity(it.entity).is_new) CHECK(it.arrival_time >= many.entity(it.entity).arrival_time);
+}
