@@ -432,6 +432,61 @@ public:
         return merge(base, delta, opt);
     }
 
+    /// Same edges, new weights: for every edge i of row `from`, f(from, i, old_weight, old_payload,
+    /// new_payload) returns the new weight (must be finite) and may rewrite the payload. Rows are
+    /// re-sorted by the new weights and their lookups rebuilt. f is called concurrently from
+    /// `threads` workers (0 = hardware concurrency), each edge exactly once. O(m log d).
+    template <class F>
+    static Graph reweight(const Graph& base, F&& f, unsigned threads = 0, ProgressCallback progress = {}) {
+        const std::size_t n = base.node_count();
+        const std::uint64_t m = base.edge_count();
+        if (m == 0) return base;
+        detail::GraphArrays<Id, EdgeData> out;
+        out.offsets = detail::RawArray<std::uint64_t>(n + 1);
+        std::memcpy(out.offsets.data(), base.offsets().data(), (n + 1) * sizeof(std::uint64_t));
+        out.targets = detail::RawArray<Id>(m);
+        out.weights = detail::RawArray<float>(m);
+        if constexpr (has_payload) out.payload = detail::RawArray<EdgeData>(m);
+        if (base.lookup_width() == 2)
+            out.lookup16 = detail::RawArray<std::uint16_t>(m);
+        else
+            out.lookup32 = detail::RawArray<std::uint32_t>(m);
+        const std::size_t tasks = ((n - 1) >> detail::bucket_bits) + 1;
+        const unsigned workers = m < (1u << 16) ? 1u : threads;
+        std::vector<detail::RowWorkspace<Id, EdgeData>> work(detail::worker_count(workers, tasks));
+        ProgressThrottle prog(std::move(progress), "graph: reweight", n);
+        std::atomic<std::uint64_t> done{0};
+        detail::parallel_for(workers, tasks, [&](std::size_t t, unsigned w) {
+            auto& ws = work[w];
+            const std::size_t lo = t << detail::bucket_bits, hi = std::min(n, (t + 1) << detail::bucket_bits);
+            for (std::size_t r = lo; r < hi; ++r) {
+                const Id from(static_cast<typename Id::value_type>(r));
+                const std::uint64_t b = base.offsets()[r], d = base.offsets()[r + 1] - b;
+                if (d == 0) continue;
+                ws.ut.resize(d);
+                ws.uw.resize(d);
+                if constexpr (has_payload) ws.up.resize(d);
+                for (std::uint64_t j = 0; j < d; ++j) {  // gather in target order
+                    const std::uint64_t i = b + base.lookup_at(b + j);
+                    ws.ut[j] = base.targets()[i];
+                    EdgeData np = base.payload_at(i);
+                    const float nw = f(from, i, base.weights()[i], base.payload_at(i), np);
+                    if (!std::isfinite(nw))
+                        throw InvalidArgument(fmt::format("GraphBuilder::reweight: edge {} -> {} got weight {} (expected finite)",
+                                                          from, ws.ut[j], nw));
+                    ws.uw[j] = nw;
+                    if constexpr (has_payload) ws.up[j] = np;
+                }
+                sort_by_weight(ws);
+                write_sorted(ws, out, b);
+            }
+            const auto k = done.fetch_add(hi - lo, std::memory_order_relaxed) + (hi - lo);
+            if (w == 0) prog.update(k);
+        });
+        prog.finish(n);
+        return Graph::adopt(std::move(out), base.version(), base.time());
+    }
+
 private:
     static void check_edge(const Edge& e, std::size_t i) {
         if (!e.from.valid() || !e.to.valid())
