@@ -235,3 +235,146 @@ TEST_CASE("crf tagger: training is deterministic for a seed; save/load round tri
     CHECK_THROWS_AS(CrfTagger::load(dir / "t.crf", dict), ParseError);
     CHECK_THROWS_AS(CrfTagger(CrfOptions{.hash_bits = 40}), InvalidArgument);
 }
+
+// ---- silver labels, linking, discovery, pipeline ------------------------------------------------
+
+#include <kerec/entity/evaluate.hpp>
+#include <kerec/entity/linker.hpp>
+#include <kerec/sim/world.hpp>
+
+TEST_CASE("silver labels: dictionary spans, denoising and typo copies") {
+    std::vector<std::pair<std::string, EntityId>> forms{{"tomatoes", EntityId(0)}, {"cherry tomatoes", EntityId(1)},
+                                                        {"salsa", EntityId(2)}, {"tomato", EntityId(3)}};
+    const auto dict = DictionaryExtractor::build(forms);
+    std::vector<std::string> titles{"Acme Tomatoes 1 lb", "Nothing here", "Bolt Cherry Tomatoes", "Cherry Bolt Tomatoes",
+                                    "Dune Salsa Verde"};
+    SilverOptions so;
+    so.typo_share = 0.0;
+    so.skip_collocated = false;
+    auto ex = silver_examples(dict, titles, so);
+    // "Nothing here": no match; "Cherry Bolt Tomatoes" is fine ("bolt " starts no form);
+    // "Dune Salsa Verde": "salsa " starts no longer form -> kept
+    REQUIRE(ex.size() == 4);
+    CHECK(ex[0].text == "Acme Tomatoes 1 lb");
+    REQUIRE(ex[0].spans.size() == 1);
+    CHECK(ex[0].spans[0] == std::pair<std::uint32_t, std::uint32_t>{5, 13});
+    // extendable: "cherry " starts a dictionary form, so "Cherry X Tomatoes"-like noise is caught
+    std::vector<std::string> titles2{"Acme Cherry Tomatoes", "Acme Cherry Tomato"};
+    auto ex2 = silver_examples(dict, titles2, so);
+    REQUIRE(ex2.size() == 1);  // the second: "cherry " before the "tomato" match starts a form -> skipped
+    CHECK(ex2[0].spans[0].first == 5);
+    so.skip_unmatched = false;
+    CHECK(silver_examples(dict, titles, so).size() == 5);
+
+    // collocation: a word that always precedes the same entity is a missing qualifier
+    std::vector<std::string> t3;
+    for (int i = 0; i < 5; ++i) t3.push_back("Brand" + std::to_string(i) + " Shallot Tomatoes");
+    for (int i = 0; i < 5; ++i) t3.push_back("Acme Tomatoes " + std::to_string(i));
+    for (int i = 0; i < 5; ++i) t3.push_back("Acme Salsa " + std::to_string(i));
+    SilverOptions sc;
+    sc.typo_share = 0.0;
+    auto ex3 = silver_examples(dict, t3, sc);
+    CHECK(ex3.size() == 10);  // the five "Shallot Tomatoes" titles are dropped, "Acme" precedes two entities
+    for (const auto& e : ex3) CHECK(e.text.find("Shallot") == std::string::npos);
+
+    // typo copies: same spans shifted, one edit inside the span
+    Rng rng(1);
+    TrainingExample in{"Acme Cherry Tomatoes 1 lb", {{5, 20}}}, out;
+    for (int i = 0; i < 50; ++i) {
+        REQUIRE(misspell_copy(in, rng, out));
+        CHECK(out.text != in.text);
+        const int delta = static_cast<int>(out.text.size()) - static_cast<int>(in.text.size());
+        CHECK(out.spans[0].first == 5);
+        CHECK(static_cast<int>(out.spans[0].second) == 20 + delta);
+        CHECK(out.text.substr(out.spans[0].second) == " 1 lb");
+    }
+    TrainingExample tiny{"Ab Cd", {{0, 2}}};
+    CHECK(!misspell_copy(tiny, rng, out));
+}
+
+TEST_CASE("linker: exact, synonyms, head; discovery counts unknown spans") {
+    EntityLinker linker;
+    linker.add("Tortilla Chips", EntityId(1));
+    linker.add("tortilla crisps", EntityId(1));  // synonym, same concept
+    linker.add("salsa", EntityId(2));
+    linker.add("SALSA", EntityId(3));             // conflict: first kept, counted
+    CHECK(linker.size() == 3);
+    CHECK(linker.conflicts() == 1);
+    CHECK(linker.link("TORTILLA-CRISPS").entity == EntityId(1));
+    CHECK(linker.link("tortilla crisps").kind == LinkKind::exact);
+    CHECK(linker.link("Salsa").entity == EntityId(2));
+    CHECK(linker.link("smoky salsa").kind == LinkKind::none);
+    const auto h = linker.link("smoky salsa", true);
+    CHECK(h.kind == LinkKind::head);
+    CHECK(h.entity == EntityId(2));
+    CHECK(linker.link("").kind == LinkKind::none);
+    CHECK_THROWS_AS(linker.add("x", EntityId{}), InvalidArgument);
+
+    CandidateDiscovery d;
+    for (int i = 0; i < 5; ++i) d.add("smoky salsa", "Smoky Salsa", 0.9f, EntityId(2));
+    for (int i = 0; i < 2; ++i) d.add("rare thing", "Rare Thing", 0.5f);
+    d.add("", "", 1.0f);
+    CHECK(d.total() == 7);
+    CHECK(d.distinct() == 2);
+    auto c = d.candidates(3);
+    REQUIRE(c.size() == 1);
+    CHECK(c[0].form == "smoky salsa");
+    CHECK(c[0].count == 5);
+    CHECK(c[0].head == EntityId(2));
+    CHECK(c[0].mean_confidence == doctest::Approx(0.9));
+    CHECK(d.candidates(1).size() == 2);
+}
+
+TEST_CASE("sim world: silver-trained CRF finds held-out forms the dictionary cannot") {
+    const auto world = sim::World::generate(sim::Config::preset("small", 5));
+    auto dict = std::make_shared<const DictionaryExtractor>(DictionaryExtractor::build(world.dictionary()));
+    std::vector<std::string_view> titles;
+    for (const auto& it : world.items()) titles.push_back(it.title);
+    const auto silver = silver_examples(*dict, titles);
+    CHECK(silver.size() > titles.size() / 2);
+    CrfOptions o;
+    o.hash_bits = 18;
+    auto tagger = std::make_shared<CrfTagger>(o, dict);
+    tagger->train(silver);
+    auto linker = std::make_shared<EntityLinker>();
+    linker->add_all(world.dictionary());
+    EntityPipeline crf_only(nullptr, tagger, linker, PipelineOptions{.use_dictionary = false});
+    EntityPipeline both(dict, tagger, linker);
+    DictionaryExtractor dict_only = *dict;
+    PrecisionRecall crf_in, crf_out, dict_out, both_in, linked;
+    CandidateDiscovery discovery;
+    std::vector<Mention> ms;
+    std::size_t correct_entity = 0, in_titles = 0;
+    for (const auto& it : world.items()) {
+        const std::pair<std::uint32_t, std::uint32_t> gold{it.span_begin, it.span_end};
+        const bool in_dict = world.surface_forms()[it.form].in_dictionary;
+        ms.clear();
+        crf_only.extract(it.title, ms, &discovery);
+        score_spans(ms, {&gold, 1}, in_dict ? crf_in : crf_out);
+        if (!in_dict) {
+            score_extractor(dict_only, it.title, {&gold, 1}, dict_out, ms);
+        } else {
+            score_extractor(both, it.title, {&gold, 1}, both_in, ms);
+            ++in_titles;
+            for (const auto& m : ms) correct_entity += m.entity == it.entity;
+        }
+    }
+    MESSAGE("CRF F1 in-dictionary " << crf_in.f1() << ", held-out " << crf_out.f1() << "; dictionary held-out "
+                                    << dict_out.f1());
+    CHECK(crf_in.f1() >= 0.95);
+    CHECK(crf_out.f1() >= 0.85);
+    CHECK(dict_out.f1() < 0.1);
+    CHECK(both_in.f1() >= 0.95);
+    CHECK(static_cast<double>(correct_entity) >= 0.95 * static_cast<double>(in_titles));  // linking
+    const auto cands = discovery.candidates(3);
+    REQUIRE(!cands.empty());
+    // most recurring unknown spans are true held-out forms
+    std::size_t true_forms = 0;
+    for (const auto& c : cands)
+        for (const auto& f : world.surface_forms())
+            if (!f.in_dictionary && f.text == c.form) {
+                ++true_forms;
+                break;
+            }
+    CHECK(static_cast<double>(true_forms) >= 0.7 * static_cast<double>(cands.size()));
+}

@@ -43,7 +43,7 @@ struct CrfOptions {
     double learning_rate = 0.2;          ///< AdaGrad η
     int epochs = 8;
     std::uint64_t seed = 42;             ///< shuffling and dictionary-feature dropout
-    double dictionary_dropout = 0.5;     ///< share of examples trained without dictionary features
+    double dictionary_dropout = 0.8;     ///< share of examples trained without dictionary features
     NormalizerOptions normalizer{};      ///< must equal the attached dictionary's
 };
 
@@ -88,6 +88,7 @@ public:
             !(options_.dictionary_dropout >= 0 && options_.dictionary_dropout <= 1))
             throw InvalidArgument("CrfTagger: l2 ≥ 0, learning_rate > 0, epochs ≥ 0, dictionary_dropout in [0, 1]");
         weights_.assign((std::size_t{1} << options_.hash_bits) * L, 0.0);
+        counts_.assign(std::size_t{1} << count_bits, 0);
         set_dictionary(std::move(dictionary));
     }
 
@@ -147,6 +148,7 @@ public:
     /// Train with AdaGrad for options().epochs passes (continues from the current weights).
     CrfTrainReport train(std::span<const TrainingExample> examples, ProgressCallback progress = {}) {
         CrfTrainReport rep;
+        count_tokens(examples);
         Prepared P = prepare_all(examples);
         rep.examples = P.count();
         rep.tokens = P.gold.size();
@@ -311,6 +313,7 @@ public:
         w.put(layer_.start);
         w.put(layer_.stop);
         w.put_vector(weights_);
+        w.put_vector(counts_);
         w.commit(path);
     }
 
@@ -334,7 +337,9 @@ public:
         layer.start = r.get<std::array<double, 3>>();
         layer.stop = r.get<std::array<double, 3>>();
         auto weights = r.get_vector<double>(std::uint64_t{1} << 30);
+        auto counts = r.get_vector<std::uint16_t>(std::uint64_t{1} << 30);
         r.expect_end();
+        if (counts.size() != (std::size_t{1} << count_bits)) throw r.error("token count table has the wrong size");
         if (weights.size() != (std::size_t{1} << o.hash_bits) * L) throw r.error("weight table size does not match hash_bits");
         for (double v : weights)
             if (!std::isfinite(v)) throw r.error("non-finite weight");
@@ -343,12 +348,14 @@ public:
         CrfTagger t(o, ud ? std::move(dictionary) : nullptr);
         t.layer_ = layer;
         t.weights_ = std::move(weights);
+        t.counts_ = std::move(counts);
         return t;
     }
 
 private:
     static constexpr std::size_t L = CrfLayer::L;
     static constexpr std::uint32_t dict_bit = 0x80000000u;
+    static constexpr std::uint32_t count_bits = 20;
     static constexpr std::string_view magic = "KERECCRF";
     static constexpr std::uint32_t version = 1;
 
@@ -375,6 +382,24 @@ private:
             P.tok_off.push_back(static_cast<std::uint32_t>(P.gold.size()));
         }
         return P;
+    }
+
+    // Token frequencies feed the rare-word features (a misspelt or unknown word is rare, brand
+    // and modifier words are not). Saturating 16-bit counters indexed by the word hash.
+    void count_tokens(std::span<const TrainingExample> examples) {
+        NormalizedText norm;
+        for (const auto& ex : examples) {
+            normalizer_.normalize(ex.text, norm);
+            for (std::size_t t = 0; t < norm.tokens().size(); ++t) {
+                auto& c = counts_[hash_bytes(norm.token_text(t), 7) & ((1u << count_bits) - 1)];
+                if (c < 0xFFFF) ++c;
+            }
+        }
+    }
+    std::uint64_t freq_class(std::uint64_t word_hash) const noexcept {
+        if (word_hash == 0x1111 || word_hash == 0x2222) return 4;  // sentence boundary
+        const std::uint16_t c = counts_[word_hash & ((1u << count_bits) - 1)];
+        return c <= 2 ? 0 : c <= 20 ? 1 : 2;
     }
 
     void example_emissions(const Prepared& P, std::size_t i, bool drop, std::vector<double>& em) const {
@@ -497,6 +522,14 @@ private:
             add(mix(19, mix(s0, sp1)));
             add(mix(20, (t == 0 ? 1 : 0) + (t + 1 == T ? 2 : 0)));
             add(mix(21, std::min<std::size_t>(w.size(), 12)));
+            {
+                const std::uint64_t fm1 = freq_class(wm1), f0 = freq_class(w0), fp1 = freq_class(wp1);
+                add(mix(26, f0));
+                add(mix(27, fm1 * 8 + f0));
+                add(mix(28, f0 * 8 + fp1));
+                add(mix(29, mix(f0, s0)));
+                add(mix(30, (freq_class(wm2) * 8 + fm1) * 8 + f0));
+            }
             const std::uint8_t dp = t > 0 ? ws.dflags[t - 1] : 3, d0 = ws.dflags[t], dn = t + 1 < T ? ws.dflags[t + 1] : 3;
             if (dict_) {
                 add_dict(mix(22, d0));
@@ -516,6 +549,7 @@ private:
     std::shared_ptr<const DictionaryExtractor> dict_;
     CrfLayer layer_;
     std::vector<double> weights_;
+    std::vector<std::uint16_t> counts_;  // saturating token frequencies of the training data, by hash
     Workspace ws_;
 };
 

@@ -18,6 +18,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cstring>
 #include <cstdint>
 #include <filesystem>
 #include <numeric>
@@ -50,7 +51,7 @@ struct DictionaryOptions {
     bool word_boundary = true;                      ///< matches start and end on token boundaries
     ConflictPolicy on_conflict = ConflictPolicy::error;
     NormalizerOptions normalizer{};                 ///< e.g. fold_plurals for English catalogues
-    std::uint32_t dense_degree = 12;                ///< states with this many children get a dense row
+    std::uint32_t dense_degree = 12;                ///< states with this many children get a dense row (≤ 23)
 };
 
 struct DictionaryConflict {
@@ -119,11 +120,16 @@ public:
 
     void find(std::string_view t, std::vector<DictMatch>& out, std::vector<DictMatch>& cand) const {
         if (nodes_.empty()) return;
+        if (options_.word_boundary) {
+            find_at_token_starts(t, out);
+            return;
+        }
         cand.clear();
         const auto* s = reinterpret_cast<const unsigned char*>(t.data());
         const std::size_t n = t.size();
         const bool wb = options_.word_boundary;
         const Node* nodes = nodes_.data();
+        const Link* links = links_.data();
         std::uint32_t state = 0;
         std::uint32_t blocked = 0;  // matches must start at or after the end of the last one kept
         for (std::size_t i = 0; i < n; ++i) {
@@ -135,22 +141,51 @@ public:
                     break;
                 }
                 if (state == 0) break;
-                state = nodes[state].fail;
+                state = links[state].fail;
             }
             const Node& nd = nodes[state];
+            const Link& ln = links[state];
             const auto end = static_cast<std::uint32_t>(i + 1);
-            if ((nd.out != none || nd.dict != 0) && (!wb || end == n || s[end] == ' ')) {
-                std::uint32_t u = nd.out != none ? state : nd.dict;
+            if ((nd.out != none || ln.dict != 0) && (!wb || end == n || s[end] == ' ')) {
+                std::uint32_t u = nd.out != none ? state : ln.dict;
                 while (u != 0) {
-                    const std::uint32_t start = end - nodes[u].depth;
+                    const std::uint32_t start = end - links[u].depth;
                     if (start >= blocked && (!wb || start == 0 || s[start - 1] == ' '))
                         cand.push_back(DictMatch{EntityId(nodes[u].out), start, end});
-                    u = nodes[u].dict;
+                    u = links[u].dict;
                 }
             }
-            if (!cand.empty()) commit(cand, out, blocked, end - nd.depth);
+            if (!cand.empty()) commit(cand, out, blocked, end - ln.depth);
         }
         if (!cand.empty()) commit(cand, out, blocked, 0xFFFFFFFFu);
+    }
+
+    /// Word-boundary mode: matches start at token starts only, so a plain trie walk from each
+    /// token start (longest terminal ending on a token end) is leftmost-longest without failure
+    /// links; after a match the scan resumes at its end. O(bytes · typical walk length).
+    void find_at_token_starts(std::string_view t, std::vector<DictMatch>& out) const {
+        const auto* s = reinterpret_cast<const unsigned char*>(t.data());
+        const std::size_t n = t.size();
+        const Node* nodes = nodes_.data();
+        std::size_t p = 0;
+        while (p < n) {
+            std::uint32_t state = 0, best_ent = none;
+            std::size_t best_end = 0;
+            for (std::size_t i = p; i < n; ++i) {
+                state = child(state, s[i]);
+                if (state == 0) break;
+                const std::uint32_t o = nodes[state].out;
+                if (o != none && (i + 1 == n || s[i + 1] == ' ')) best_end = i + 1, best_ent = o;
+            }
+            if (best_end) {
+                out.push_back(DictMatch{EntityId(best_ent), static_cast<std::uint32_t>(p), static_cast<std::uint32_t>(best_end)});
+                p = best_end + 1;  // skip the separating space
+                continue;
+            }
+            const void* sp = std::memchr(s + p, ' ', n - p);
+            if (!sp) break;
+            p = static_cast<std::size_t>(static_cast<const unsigned char*>(sp) - s) + 1;
+        }
     }
 
     /// Entity of a whole normalised form (exact match of the complete string), if any.
@@ -163,6 +198,16 @@ public:
         }
         if (nodes_[s].out == none) return std::nullopt;
         return EntityId(nodes_[s].out);
+    }
+    /// True when some compiled form starts with the normalised bytes `prefix` (or equals them).
+    bool has_prefix_normalized(std::string_view prefix) const {
+        if (nodes_.empty()) return false;
+        std::uint32_t s = 0;
+        for (unsigned char c : prefix) {
+            s = child(s, c);
+            if (s == 0) return false;
+        }
+        return true;
     }
     /// Entity of a raw surface form (normalised with this dictionary's options first).
     std::optional<EntityId> lookup(std::string_view form) const {
@@ -185,8 +230,7 @@ public:
         w.put(options_.dense_degree);
         w.put(static_cast<std::uint64_t>(stats_.patterns));
         w.put_vector(nodes_);
-        w.put_vector(labels_);
-        w.put_vector(targets_);
+        w.put_vector(links_);
         w.put_vector(dense_);
         w.commit(path);
     }
@@ -207,8 +251,7 @@ public:
         d.stats_.patterns = static_cast<std::size_t>(r.get<std::uint64_t>());
         constexpr std::uint64_t lim = std::uint64_t{1} << 40;
         d.nodes_ = r.get_vector<Node>(lim);
-        d.labels_ = r.get_vector<std::uint8_t>(lim);
-        d.targets_ = r.get_vector<std::uint32_t>(lim);
+        d.links_ = r.get_vector<Link>(lim);
         d.dense_ = r.get_vector<std::uint32_t>(lim);
         r.expect_end();
         d.validate(r);
@@ -218,27 +261,37 @@ public:
 
 private:
     static constexpr std::string_view magic = "KERECDIC";
-    static constexpr std::uint32_t version = 1;
+    static constexpr std::uint32_t version = 2;
     static constexpr std::uint32_t none = 0xFFFFFFFFu;
 
+    static constexpr std::uint32_t inline_labels = 22;
+
+    // Hot layout for the trie walk: one 32-byte record per state (two per cache line). Children
+    // of a state have consecutive ids (breadth-first numbering), so a sparse state stores only its
+    // sorted labels inline and child k is first + k; a dense state's first is its 256-entry row.
     struct Node {
-        std::uint32_t edges = 0;   // offset into labels_/targets_, or dense row index when dense
-        std::uint32_t fail = 0;    // failure link
+        std::uint32_t first = 0;   // first child id, or dense row index when dense
         std::uint32_t out = none;  // entity when this state ends a form
-        std::uint32_t dict = 0;    // nearest terminal state on the failure chain (0 = none)
-        std::uint32_t depth = 0;   // length of the state's string
-        std::uint16_t degree = 0;  // number of children (≤ 256)
-        std::uint16_t dense = 0;   // 1 when edges is a dense row index
+        std::uint8_t degree_minus_one = 0;  // number of children − 1 (meaningful when has_children)
+        std::uint8_t flags = 0;    // bit 0: dense, bit 1: has children
+        std::uint8_t labels[inline_labels] = {};
+        bool dense() const noexcept { return flags & 1; }
+        std::uint32_t degree() const noexcept { return (flags & 2) ? degree_minus_one + 1u : 0u; }
     };
-    static_assert(sizeof(Node) == 24);
+    static_assert(sizeof(Node) == 32);
+    // Cold layout for Aho–Corasick (word_boundary = false) only.
+    struct Link {
+        std::uint32_t fail = 0;   // failure link (a shallower state; BFS ids make it smaller)
+        std::uint32_t dict = 0;   // nearest terminal state on the failure chain (0 = none)
+        std::uint32_t depth = 0;  // length of the state's string
+    };
 
     std::uint32_t child(std::uint32_t s, unsigned c) const noexcept {
         const Node& nd = nodes_[s];
-        if (nd.dense) return dense_[(static_cast<std::size_t>(nd.edges) << 8) | c];
-        const std::uint8_t* l = labels_.data() + nd.edges;
-        for (std::uint32_t k = 0; k < nd.degree; ++k) {
-            if (l[k] >= c) return l[k] == c ? targets_[nd.edges + k] : 0;
-        }
+        if (nd.flags & 1) return dense_[(static_cast<std::size_t>(nd.first) << 8) | c];
+        const std::uint32_t deg = nd.degree();
+        for (std::uint32_t k = 0; k < deg; ++k)
+            if (nd.labels[k] >= c) return nd.labels[k] == c ? nd.first + k : 0;
         return 0;
     }
 
@@ -327,59 +380,69 @@ private:
         stats_.patterns = keep.size();
         ProgressThrottle throttle(progress, "compiling dictionary", keep.size());
         std::uint64_t done = 0;
-        // 4. breadth-first trie: node v owns the sorted range [lo[v], hi[v]) of forms it prefixes
+        // 4. breadth-first trie: state v owns the sorted range [lo[v], hi[v]) of forms it
+        //    prefixes; its children get consecutive ids.
         nodes_.assign(1, Node{});
+        links_.assign(1, Link{});
         std::vector<std::uint32_t> lo{0}, hi{static_cast<std::uint32_t>(keep.size())};
-        labels_.clear();
-        targets_.clear();
+        std::vector<std::uint8_t> child_labels;
+        const std::uint32_t dense_at = std::min(options_.dense_degree == 0 ? 1u : options_.dense_degree, inline_labels + 1);
+        dense_.clear();
+        std::uint32_t rows = 0;
         for (std::uint32_t v = 0; v < nodes_.size(); ++v) {
             std::uint32_t a = lo[v];
             const std::uint32_t b = hi[v];
-            const std::uint32_t depth = nodes_[v].depth;
+            const std::uint32_t depth = links_[v].depth;
             if (a < b && form(keep[a]).size() == depth) {  // the form equal to this prefix sorts first
                 nodes_[v].out = ent[keep[a]];
                 ++a;
                 throttle.update(++done);
             }
-            nodes_[v].edges = static_cast<std::uint32_t>(labels_.size());
-            std::uint32_t deg = 0;
+            const auto first = static_cast<std::uint32_t>(nodes_.size());
+            child_labels.clear();
             while (a < b) {
                 const auto c = static_cast<unsigned char>(form(keep[a])[depth]);
                 std::uint32_t e = a + 1;
                 while (e < b && static_cast<unsigned char>(form(keep[e])[depth]) == c) ++e;
                 if (nodes_.size() >= none - 1) throw InvalidArgument("DictionaryExtractor::build: too many states");
-                const auto id = static_cast<std::uint32_t>(nodes_.size());
-                Node child_node;
-                child_node.depth = depth + 1;
-                nodes_.push_back(child_node);
+                nodes_.push_back(Node{});
+                Link l;
+                l.depth = depth + 1;
+                links_.push_back(l);
                 lo.push_back(a);
                 hi.push_back(e);
-                labels_.push_back(c);
-                targets_.push_back(id);
-                ++deg;
+                child_labels.push_back(c);
                 a = e;
             }
-            nodes_[v].degree = static_cast<std::uint16_t>(deg);
+            Node& nd = nodes_[v];
+            const auto deg = static_cast<std::uint32_t>(child_labels.size());
+            if (deg == 0) continue;
+            nd.flags = 2;
+            nd.degree_minus_one = static_cast<std::uint8_t>(deg - 1);
+            if (v == 0 || deg >= dense_at) {
+                const std::size_t base = dense_.size();
+                dense_.resize(base + 256, 0);
+                for (std::uint32_t k = 0; k < deg; ++k) dense_[base + child_labels[k]] = first + k;
+                nd.first = rows++;
+                nd.flags |= 1;
+            } else {
+                nd.first = first;
+                for (std::uint32_t k = 0; k < deg; ++k) nd.labels[k] = child_labels[k];
+            }
+        }
+        if (nodes_[0].degree() == 0) {  // empty dictionary: give the root its (empty) dense row
+            dense_.assign(256, 0);
+            nodes_[0].flags = 1;
+            nodes_[0].first = 0;
         }
         throttle.finish(done);
         lo = {};
         hi = {};
-        // 5. dense rows for the root and high-degree states
-        dense_.clear();
-        std::uint32_t rows = 0;
-        for (auto& nd : nodes_) {
-            if (&nd != &nodes_[0] && nd.degree < options_.dense_degree) continue;
-            const std::size_t base = dense_.size();
-            dense_.resize(base + 256, 0);
-            for (std::uint32_t k = 0; k < nd.degree; ++k) dense_[base + labels_[nd.edges + k]] = targets_[nd.edges + k];
-            nd.edges = rows++;
-            nd.dense = 1;
-        }
-        // 6. failure and output links, breadth-first (a state's failure target is shallower)
+        // 5. failure and output links, breadth-first (a state's failure target is shallower)
         auto link = [&](std::uint32_t u, unsigned c, std::uint32_t v) {
             std::uint32_t f = 0;
             if (u != 0) {
-                std::uint32_t x = nodes_[u].fail;
+                std::uint32_t x = links_[u].fail;
                 for (;;) {
                     const std::uint32_t y = child(x, c);
                     if (y) {
@@ -387,19 +450,19 @@ private:
                         break;
                     }
                     if (x == 0) break;
-                    x = nodes_[x].fail;
+                    x = links_[x].fail;
                 }
             }
-            nodes_[v].fail = f;
-            nodes_[v].dict = nodes_[f].out != none ? f : nodes_[f].dict;
+            links_[v].fail = f;
+            links_[v].dict = nodes_[f].out != none ? f : links_[f].dict;
         };
         for (std::uint32_t u = 0; u < nodes_.size(); ++u) {
-            const Node nd = nodes_[u];
-            if (nd.dense) {
+            const Node& nd = nodes_[u];
+            if (nd.dense()) {
                 for (unsigned c = 0; c < 256; ++c)
-                    if (const std::uint32_t v = dense_[(std::size_t{nd.edges} << 8) | c]) link(u, c, v);
+                    if (const std::uint32_t v = dense_[(std::size_t{nd.first} << 8) | c]) link(u, c, v);
             } else {
-                for (std::uint32_t k = 0; k < nd.degree; ++k) link(u, labels_[nd.edges + k], targets_[nd.edges + k]);
+                for (std::uint32_t k = 0; k < nd.degree(); ++k) link(u, nd.labels[k], nd.first + k);
             }
         }
         fill_stats();
@@ -408,49 +471,46 @@ private:
     void fill_stats() {
         stats_.states = nodes_.size();
         stats_.dense_states = dense_.size() / 256;
-        stats_.memory_bytes = nodes_.size() * sizeof(Node) + labels_.size() + targets_.size() * 4 + dense_.size() * 4;
+        stats_.memory_bytes = nodes_.size() * (sizeof(Node) + sizeof(Link)) + dense_.size() * 4;
     }
 
+    // Everything a scan relies on: children have larger ids than their parent (walks
+    // terminate), failure/output links point to smaller ids (chains terminate), indices in range.
     void validate(const detail::BinaryReader& r) const {
         const std::size_t ns = nodes_.size();
         if (ns == 0) throw r.error("automaton has no root state");
-        if (labels_.size() != targets_.size()) throw r.error("label and target arrays differ in size");
+        if (links_.size() != ns) throw r.error("link and state arrays differ in size");
         if (dense_.size() % 256 != 0) throw r.error("dense table is not a whole number of rows");
-        if (!nodes_[0].dense) throw r.error("root state must be dense");
-        for (std::size_t s = 0; s < ns; ++s) {
-            const Node& nd = nodes_[s];
-            if (nd.degree > 256 || nd.dense > 1) throw r.error(fmt::format("state {}: bad degree/flags", s));
-            if (nd.dense) {
-                if ((static_cast<std::size_t>(nd.edges) + 1) * 256 > dense_.size())
-                    throw r.error(fmt::format("state {}: dense row out of range", s));
-            } else if (static_cast<std::size_t>(nd.edges) + nd.degree > labels_.size()) {
-                throw r.error(fmt::format("state {}: edge range out of bounds", s));
-            } else {
-                for (std::uint32_t k = 1; k < nd.degree; ++k)
-                    if (labels_[nd.edges + k] <= labels_[nd.edges + k - 1])
-                        throw r.error(fmt::format("state {}: edge labels not sorted", s));
-            }
-            if (s != 0) {
-                if (nd.fail >= ns || nodes_[nd.fail].depth >= nd.depth)
-                    throw r.error(fmt::format("state {}: failure link does not point to a shallower state", s));
-                if (nd.dict >= ns || (nd.dict != 0 && nodes_[nd.dict].depth >= nd.depth))
-                    throw r.error(fmt::format("state {}: output link out of range", s));
-                if (nd.depth == 0) throw r.error(fmt::format("state {}: zero depth", s));
-            }
-        }
-        auto check_target = [&](std::uint32_t t, std::size_t from) {
-            if (t >= ns || (t != 0 && nodes_[t].depth != nodes_[from].depth + 1))
-                throw r.error(fmt::format("state {}: transition target {} invalid", from, t));
+        if (!nodes_[0].dense()) throw r.error("root state must be dense");
+        if (links_[0].depth != 0) throw r.error("root depth must be 0");
+        const std::size_t rows = dense_.size() / 256;
+        auto check_child = [&](std::size_t s, std::uint32_t t) {
+            if (t == 0) return;
+            if (t <= s || t >= ns || links_[t].depth != links_[s].depth + 1)
+                throw r.error(fmt::format("state {}: transition to {} invalid", s, t));
         };
         for (std::size_t s = 0; s < ns; ++s) {
             const Node& nd = nodes_[s];
-            if (nd.dense) {
-                for (unsigned c = 0; c < 256; ++c) check_target(dense_[(std::size_t{nd.edges} << 8) | c], s);
+            if (nd.flags > 3) throw r.error(fmt::format("state {}: bad flags", s));
+            if (nd.dense()) {
+                if (nd.first >= rows) throw r.error(fmt::format("state {}: dense row out of range", s));
+                for (unsigned c = 0; c < 256; ++c) check_child(s, dense_[(std::size_t{nd.first} << 8) | c]);
             } else {
-                for (std::uint32_t k = 0; k < nd.degree; ++k) {
-                    check_target(targets_[nd.edges + k], s);
-                    if (targets_[nd.edges + k] == 0) throw r.error(fmt::format("state {}: edge to root", s));
+                const std::uint32_t deg = nd.degree();
+                if (deg > inline_labels) throw r.error(fmt::format("state {}: {} inline labels", s, deg));
+                for (std::uint32_t k = 0; k < deg; ++k) {
+                    if (k > 0 && nd.labels[k] <= nd.labels[k - 1])
+                        throw r.error(fmt::format("state {}: edge labels not sorted", s));
+                    check_child(s, nd.first + k);
+                    if (nd.first + k == 0) throw r.error(fmt::format("state {}: edge to root", s));
                 }
+            }
+            if (s != 0) {
+                const Link& l = links_[s];
+                if (l.fail >= s || l.dict >= s || l.depth == 0)
+                    throw r.error(fmt::format("state {}: failure/output link does not point to an earlier state", s));
+                if (links_[l.fail].depth >= l.depth || (l.dict != 0 && links_[l.dict].depth >= l.depth))
+                    throw r.error(fmt::format("state {}: failure/output link not shallower", s));
             }
         }
     }
@@ -459,8 +519,7 @@ private:
     Normalizer normalizer_{};
     DictionaryStats stats_{};
     std::vector<Node> nodes_;
-    std::vector<std::uint8_t> labels_;
-    std::vector<std::uint32_t> targets_;
+    std::vector<Link> links_;
     std::vector<std::uint32_t> dense_;
     Workspace ws_;
 };
