@@ -46,6 +46,7 @@ struct JudgeStats {
     std::uint64_t http_errors = 0;        ///< 429/5xx/transport failures that were retried
     std::uint64_t rate_limited = 0;       ///< of which 429
     std::uint64_t timeouts = 0;           ///< of which timeouts
+    std::uint64_t malformed_replies = 0;  ///< of which unreadable response bodies
     std::uint64_t gave_up = 0;            ///< queries whose transport retries were exhausted
     double seconds = 0.0;                 ///< wall time spent inside judge()
 };

@@ -6,7 +6,8 @@
 // = every one), so tail entities can be paired only against the head, never tail x tail. In rank
 // coordinates every row i is then a few contiguous column ranges, which makes the pair set a lazy
 // range: nothing quadratic is ever stored. A budget B keeps the B candidate pairs of highest expected
-// traffic pop(a) * pop(b) (threshold found by bisection, ties broken in generation order).
+// traffic p(a) p(b)^g + p(b) p(a)^g (p = popularity share, g = partner_exponent; monotone in both
+// ranks, so the kept set is a staircase found by bisection on the threshold, ties in generation order).
 // Already-judged pairs are excluded, incremental mode keeps only pairs touching new entities,
 // shard k of n is the k-th contiguous slice of the deterministic order (rank-major, then column).
 // Build O(n * segments * 64 + excluded log excluded); count() O(1); iteration O(1) per pair, no
@@ -54,6 +55,11 @@ struct SegmentedPairOptions {
     bool ordered = false;
     /// Keep at most this many pairs, the ones of highest expected traffic; 0 = no budget.
     std::uint64_t budget = 0;
+    /// Exponent g of the expected traffic of a pair, p(a) p(b)^g + p(b) p(a)^g with p the
+    /// popularity shares: the traffic a -> b is a's traffic times the chance that b is one of
+    /// a's complements, which grows with b's popularity but less than linearly. g = 1 ranks by
+    /// p(a) p(b); g = 0 by p(a) + p(b). Must be in [0, 1].
+    double partner_exponent = 1.0;
     /// Incremental mode: only pairs with at least one entity in new_entities.
     bool incremental = false;
     std::vector<EntityId> new_entities;
@@ -126,6 +132,11 @@ public:
             pop_[r] = total > 0.0 ? popularity.score(by_rank_[r]) / total : 0.0;
             rank_of_[by_rank_[r].index()] = r;
         }
+        if (!(opt_.partner_exponent >= 0.0 && opt_.partner_exponent <= 1.0))
+            throw InvalidArgument(fmt::format("SegmentedPairGenerator: partner_exponent = {} (expected in [0, 1])",
+                                              opt_.partner_exponent));
+        powg_.resize(n_);
+        for (std::uint32_t r = 0; r < n_; ++r) powg_[r] = pop_[r] > 0.0 ? std::pow(pop_[r], opt_.partner_exponent) : 0.0;
         make_segments_();
         make_partners_();
         if (opt_.incremental) {
@@ -161,9 +172,18 @@ public:
     std::span<const PairSegment> segments() const noexcept { return segments_; }
     /// Effective partner count of segment s against segment t (clipped to t's size).
     std::uint32_t partners(std::size_t s, std::size_t t) const { return k_.at(s * segments_.size() + t); }
-    /// Expected traffic share of a pair: popularity share of a times that of b.
+    /// Expected traffic of a pair (the budget's priority): p(a) p(b)^g + p(b) p(a)^g.
     double expected_traffic(EntityPair p) const {
-        return pop_.at(rank_of_.at(p.a.index())) * pop_.at(rank_of_.at(p.b.index()));
+        return priority_(rank_of_.at(p.a.index()), rank_of_.at(p.b.index()));
+    }
+
+    /// Whether the generator yields `p` (unordered mode: in either direction). O(segments + log excluded).
+    bool contains(EntityPair p) const {
+        if (!p.a.valid() || !p.b.valid() || p.a.index() >= n_ || p.b.index() >= n_) return false;
+        std::uint32_t r = rank_of_[p.a.index()], c = rank_of_[p.b.index()];
+        if (!opt_.ordered && c < r) std::swap(r, c);
+        if (!in_candidates_(r, c, limit_[r])) return false;
+        return !std::binary_search(excl_.begin(), excl_.end(), key_(r, c));
     }
 
     /// Every pair, in the deterministic order.
@@ -195,6 +215,10 @@ public:
 private:
     friend class PairCursor;
     using Range = PairCursor::Range;
+
+    double priority_(std::uint32_t i, std::uint32_t j) const noexcept {
+        return pop_[i] * powg_[j] + pop_[j] * powg_[i];
+    }
 
     void make_segments_() {
         std::vector<std::uint32_t> cuts;
@@ -329,7 +353,7 @@ private:
         std::uint64_t total = 0;
         std::uint32_t j = n_;
         for (std::uint32_t i = 0; i < n_; ++i) {
-            while (j > 0 && !(pop_[j - 1] * pop_[i] >= theta)) --j;
+            while (j > 0 && !(priority_(i, j - 1) >= theta)) --j;
             lim[i] = j;
             total += row_cols_(i, j);
         }
@@ -341,7 +365,8 @@ private:
         std::vector<std::uint32_t> lim_lo(n_), lim_hi(n_);
         std::vector<double> excl_products;
         excl_products.reserve(excl_.size());
-        for (auto k : excl_) excl_products.push_back(pop_[k >> 32] * pop_[k & 0xFFFFFFFFu]);
+        for (auto k : excl_)
+            excl_products.push_back(priority_(static_cast<std::uint32_t>(k >> 32), static_cast<std::uint32_t>(k & 0xFFFFFFFFu)));
         std::sort(excl_products.begin(), excl_products.end());
         const std::uint64_t all = count_at_(0.0, lim_lo, excl_products);
         candidates_ = all;
@@ -350,7 +375,7 @@ private:
         if (all <= budget) return;
         // Bisection over the bit patterns of non-negative doubles (monotone in the value).
         std::uint64_t lo = 0;  // count(lo) >= budget
-        const double top = n_ > 0 ? pop_[0] * pop_[0] : 0.0;
+        const double top = n_ > 0 ? priority_(0, 0) : 0.0;
         std::uint64_t hi = std::bit_cast<std::uint64_t>(top) + 1;  // count(hi) < budget (nothing above top)
         while (hi - lo > 1) {
             const std::uint64_t mid = lo + (hi - lo) / 2;
@@ -409,7 +434,8 @@ private:
     std::uint32_t n_ = 0;
     std::vector<EntityId> by_rank_;
     std::vector<std::uint32_t> rank_of_;
-    std::vector<double> pop_;  // popularity share by rank
+    std::vector<double> pop_;   // popularity share by rank
+    std::vector<double> powg_;  // pop_^partner_exponent
     std::vector<PairSegment> segments_;
     std::vector<std::uint8_t> seg_of_;
     std::vector<std::uint32_t> k_;
