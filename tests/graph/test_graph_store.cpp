@@ -65,11 +65,76 @@ TEST_CASE("store: concurrent readers see only complete snapshots while a writer 
             }
         });
     }
-    for (std::uint32_t v = 2; v <= versions; ++v) store.publish(make_version(v));
+    for (std::uint32_t v = 2; v <= versions; ++v) {
+        // interleave: let the readers make progress between publications
+        const auto seen = reads.load();
+        while (reads.load() < seen + 3) std::this_thread::yield();
+        store.publish(make_version(v));
+    }
     stop.store(true, std::memory_order_release);
     for (auto& t : readers) t.join();
     CHECK(bad.load() == 0);
-    CHECK(reads.load() > 0);
+    CHECK(reads.load() >= 3 * (versions - 1));
     CHECK(store.version() == versions);
     CHECK(store.current()->degree(EntityId(0)) == versions);
+}
+
+#include <kerec/graph/feedback.hpp>
+
+TEST_CASE("feedback: concurrent recorders and a publishing learner") {
+    std::vector<Judgment> js;
+    for (std::uint32_t a = 0; a < 20; ++a)
+        for (std::uint32_t b = 0; b < 20; ++b)
+            if (a != b) js.push_back(Judgment{EntityId(a), EntityId(b), Label::yes, 0.7f, "", "m", "v", 0});
+    auto base = std::make_shared<const FeedbackGraph>(build_graph<EdgeFeedback>(std::span<const Judgment>(js)));
+    FeedbackOptions o;
+    o.half_life = 0;
+    FeedbackAccumulator acc(base, 1000, o);
+    constexpr int threads = 4, per_thread = 20000;
+    std::vector<std::thread> pool;
+    for (int t = 0; t < threads; ++t)
+        pool.emplace_back([&, t] {
+            for (int k = 0; k < per_thread; ++k) {
+                const auto e = static_cast<std::uint64_t>((k * 7 + t) % static_cast<int>(acc.edge_count()));
+                acc.record_exposure(e, 10, 0);
+                if (k % 3 == 0) acc.record_click(e, 10);
+            }
+        });
+    for (auto& t : pool) t.join();
+    double exposures = 0, clicks = 0;
+    for (std::uint64_t e = 0; e < acc.edge_count(); ++e) exposures += acc.exposures(e), clicks += acc.clicks(e);
+    CHECK(exposures == threads * per_thread);
+    CHECK(clicks == threads * ((per_thread + 2) / 3));
+    const auto g = apply_feedback(acc, o);
+    CHECK(g.edge_count() == base->edge_count());
+
+    // A learner publishes while readers query the store.
+    GraphStore<FeedbackGraph> store(*base);
+    std::vector<EntityId> item_entity;
+    for (std::uint32_t i = 0; i < 20; ++i) item_entity.push_back(EntityId(i));
+    std::atomic<bool> stop{false};
+    std::atomic<std::uint64_t> bad{0};
+    std::thread reader([&] {
+        while (!stop.load()) {
+            const auto s = store.current();
+            if (s->edge_count() != 380 || s->top_k(EntityId(3), 5).size() != 5) bad.fetch_add(1);
+        }
+    });
+    FeedbackLearner learner(o);
+    for (int round = 0; round < 20; ++round) {
+        std::vector<Event> log;
+        for (std::uint32_t b = 0; b < 20; ++b)
+            if (b != 3) log.push_back(Event{UserId(0), ItemId(b), round, EventKind::exposure, 0, ItemId(3)});
+        log.push_back(Event{UserId(0), ItemId(static_cast<std::uint32_t>(round % 19 + (round % 19 >= 3))), round,
+                            EventKind::click, 0, ItemId(3)});
+        learner.learn_and_publish(store, log, item_entity);
+    }
+    stop.store(true);
+    reader.join();
+    CHECK(bad.load() == 0);
+    CHECK(store.version() == 21);
+    const auto row = store.current()->neighbors(EntityId(3));
+    double total_exp = 0;
+    for (const auto& f : row.payload) total_exp += f.exposures;
+    CHECK(total_exp == doctest::Approx(20 * 19));
 }
