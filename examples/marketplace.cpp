@@ -166,7 +166,7 @@ int main(int argc, char** argv) try {
     std::string model = judge.model(), prompt_version = judge.prompt_version();
 #if defined(KEREC_WITH_HTTP)
     if (opt.judge == "http") {
-        auto http = OpenAICompatibleJudge(OpenAICompatibleJudge::Config::from_env());
+        OpenAICompatibleJudge http(OpenAIJudgeOptions::from_env());  // KEREC_LLM_URL, KEREC_LLM_MODEL, key from env
         model = http.model(), prompt_version = http.prompt_version();
         judged = store.judge(http, queries, run_options);
     } else
