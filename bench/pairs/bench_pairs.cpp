@@ -1,0 +1,126 @@
+// scripts/bench pairs — segmented pair generation: throughput, and traffic-weighted coverage of the
+// simulator's hidden complementary edges against uniform random pairs and all pairs.
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include <kerec/core/random.hpp>
+#include <kerec/pairs/popularity.hpp>
+#include <kerec/pairs/segmented_generator.hpp>
+#include <kerec/sim/world.hpp>
+
+#include "figures.hpp"
+
+using namespace kerec;
+
+namespace {
+
+// Popularity from the world's bills: what a caller has (not the hidden shares).
+Popularity bill_popularity(const sim::World& w) {
+    std::vector<EntityId> item_entity;
+    item_entity.reserve(w.items().size());
+    for (const auto& it : w.items()) item_entity.push_back(it.entity);
+    return Popularity::from_events(w.events(), item_entity, w.entities().size());
+}
+
+// Traffic share of the hidden directed edges whose (unordered) pair the generator yields.
+double coverage(const SegmentedPairGenerator& g, const sim::World& w) {
+    double c = 0;
+    for (const auto& e : w.complement_edges())
+        if (g.contains(EntityPair{e.from, e.to})) c += e.traffic;
+    return c;
+}
+
+// Uniform random pairs at a budget of `share` of all pairs: each pair is kept with probability
+// `share`, so every edge independently (seeded Bernoulli draw per edge).
+double random_coverage(double share, const sim::World& w, std::uint64_t seed) {
+    Rng rng(seed);
+    double c = 0;
+    for (const auto& e : w.complement_edges())
+        if (rng.bernoulli(share)) c += e.traffic;
+    return c;
+}
+
+}  // namespace
+
+TEST_CASE("pair generation throughput") {
+    const std::size_t n = 100000;
+    const Popularity pop(zipf_weights(n, 1.0));
+    const SegmentedPairGenerator g(pop);  // default head/torso/tail matrix
+    const std::uint64_t want = 20'000'000;
+    std::vector<EntityPair> buf(4096);
+    std::uint64_t produced = 0;
+    BENCHMARK("fill 20M pairs") {
+        auto c = g.slice(0, want);
+        std::uint64_t check = 0;
+        produced = 0;
+        while (std::size_t k = c.fill(buf)) {
+            produced += k;
+            check += buf[k - 1].b.value();
+        }
+        return check;
+    };
+    const double fill_rate = static_cast<double>(produced) / bench::median_seconds("fill 20M pairs");
+    std::uint64_t iterated = 0;
+    BENCHMARK("iterate 20M pairs") {
+        auto c = g.slice(0, want);
+        std::uint64_t check = 0;
+        iterated = 0;
+        for (const EntityPair& p : c) {
+            check += p.a.value();
+            ++iterated;
+        }
+        return check;
+    };
+    const double iter_rate = static_cast<double>(iterated) / bench::median_seconds("iterate 20M pairs");
+    BENCHMARK("build default generator, 100k entities") { return SegmentedPairGenerator(pop).count(); };
+    BENCHMARK("build budgeted generator, 100k entities") {
+        SegmentedPairOptions o;
+        o.budget = 100'000'000;
+        return SegmentedPairGenerator(pop, o).count();
+    };
+    bench::emit("pairs.gen.pairs_per_s", fill_rate, "pairs/s (fill, one core)");
+    bench::emit("pairs.gen.iter_pairs_per_s", iter_rate, "pairs/s (range-for, one core)");
+    bench::emit("pairs.gen.build_s", bench::median_seconds("build budgeted generator, 100k entities"),
+                "s (100k entities, budget 1e8)");
+    CHECK(produced == want);
+    CHECK(iterated == want);
+}
+
+TEST_CASE("traffic-weighted coverage of hidden complements, large world") {
+    const auto t0 = std::chrono::steady_clock::now();
+    const sim::World w = sim::World::generate(sim::Config::preset("large"));
+    const Popularity pop = bill_popularity(w);
+    fmt::print(stderr, "large world: {} entities, {} edges, {:.1f} s\n", w.entities().size(),
+               w.complement_edges().size(),
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+
+    // The default segmentation, no budget.
+    const SegmentedPairGenerator def(pop);
+    const double all = static_cast<double>(def.all_pairs_count());
+    bench::emit("pairs.segmented.default.share_of_all_pairs", static_cast<double>(def.count()) / all, "fraction");
+    bench::emit("pairs.segmented.default.coverage", coverage(def, w), "traffic fraction");
+    bench::emit("pairs.all.coverage", 1.0, "traffic fraction (every pair)");
+
+    double at10 = 0, rnd10 = 0;
+    for (double pct : {0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0}) {
+        SegmentedPairOptions o;
+        o.partners = {{all_partners, all_partners, all_partners},
+                      {all_partners, all_partners, all_partners},
+                      {all_partners, all_partners, all_partners}};
+        o.budget = static_cast<std::uint64_t>(pct / 100.0 * all);
+        const SegmentedPairGenerator g(pop, o);
+        const double cov = coverage(g, w);
+        const double rnd = random_coverage(static_cast<double>(g.count()) / all, w, 7);
+        const std::string p = pct < 1.0 ? fmt::format("{:g}", pct) : fmt::format("{:.0f}", pct);
+        bench::emit(fmt::format("pairs.segmented.coverage_at_{}pct", p), cov, "traffic fraction");
+        bench::emit(fmt::format("pairs.random.coverage_at_{}pct", p), rnd, "traffic fraction");
+        if (pct == 10.0) at10 = cov, rnd10 = rnd;
+    }
+    bench::emit("pairs.segmented.coverage_at_10pct_vs_random", at10, "traffic fraction; ratio > 1: segmented better",
+                "uniform random pairs", at10 / rnd10);
+}
