@@ -188,6 +188,14 @@ TEST_CASE("crf tagger: learns from examples, generalises to unseen forms, confid
     tagger.tag(u, spans);
     REQUIRE(spans.size() == 1);
     CHECK(u.substr(spans[0].begin, spans[0].end - spans[0].begin).find("Butter") != std::string::npos);
+    // best_span: the most probable span even when Viterbi picks nothing; its probability is
+    // at least that of any other span
+    TaggedSpan best;
+    CrfTagger::Workspace ws;
+    REQUIRE(tagger.best_span(t, best, ws));
+    CHECK(t.substr(best.begin, best.end - best.begin) == "Peanut Butter");
+    CHECK(best.confidence >= spans[0].confidence - 1e-6f);  // the maximum over all spans
+    CHECK(!tagger.best_span(" ,, ", best, ws));
     // empty and hostile input
     tagger.tag("", spans);
     CHECK(spans.empty());
@@ -234,6 +242,16 @@ TEST_CASE("crf tagger: training is deterministic for a seed; save/load round tri
     write_file_atomic(dir / "t.crf", bytes.substr(0, 100));
     CHECK_THROWS_AS(CrfTagger::load(dir / "t.crf", dict), ParseError);
     CHECK_THROWS_AS(CrfTagger(CrfOptions{.hash_bits = 40}), InvalidArgument);
+    CHECK_THROWS_AS(CrfTagger(CrfOptions{.word_dropout = 1.0}), InvalidArgument);
+    CHECK_THROWS_AS(CrfTagger(CrfOptions{.dictionary_dropout = -0.1}), InvalidArgument);
+    CHECK_THROWS_AS(CrfTagger(CrfOptions{.l2 = std::nan("")}), InvalidArgument);
+    // word dropout trains, stays deterministic, and keeps the tagger working
+    CrfOptions wd = o;
+    wd.word_dropout = 0.3;
+    CrfTagger w1(wd, dict), w2(wd, dict);
+    w1.train(toy.examples);
+    w2.train(toy.examples);
+    for (std::size_t k = 0; k < w1.parameter_count(); k += 101) CHECK(w1.parameter(k) == w2.parameter(k));
 }
 
 // ---- silver labels, linking, discovery, pipeline ------------------------------------------------
@@ -365,6 +383,15 @@ TEST_CASE("sim world: silver-trained CRF finds held-out forms the dictionary can
     CHECK(crf_out.f1() >= 0.85);
     CHECK(dict_out.f1() < 0.1);
     CHECK(both_in.f1() >= 0.95);
+    // the fallback names something in every title that has a token
+    EntityPipeline fallback(nullptr, tagger, linker, PipelineOptions{.use_dictionary = false, .at_least_one = true});
+    std::size_t named = 0;
+    for (std::size_t i = 0; i < 200; ++i) {
+        ms.clear();
+        fallback.extract(world.items()[i].title, ms);
+        named += !ms.empty();
+    }
+    CHECK(named == 200);
     CHECK(static_cast<double>(correct_entity) >= 0.95 * static_cast<double>(in_titles));  // linking
     const auto cands = discovery.candidates(3);
     REQUIRE(!cands.empty());
