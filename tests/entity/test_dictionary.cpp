@@ -69,6 +69,27 @@ TEST_CASE("normalizer: invalid UTF-8 is replaced and counted, never read past th
     CHECK(nz.normalize("\xF0\x9F\x8D\x8E apple") == "apple");  // emoji is a symbol: separator
 }
 
+TEST_CASE("normalizer: buffers grow with the output, not with a worst-case bound") {
+    Normalizer nz;
+    NormalizedText t;
+    const std::string ascii(10'000'000, 'a');
+    nz.normalize(ascii, t);
+    CHECK(t.size() == ascii.size());
+    CHECK(t.capacity() < ascii.size() + 1024);
+    // expanding inputs: invalid bytes (1 -> 4 bytes) and CJK after CJK (3 -> 4 bytes)
+    std::string bad(300'000, '\xFF');
+    nz.normalize(bad, t);
+    CHECK(t.invalid_bytes() == bad.size());
+    CHECK(t.size() == 4 * bad.size() - 1);
+    CHECK(t.tokens().size() == bad.size());
+    std::string cjk;
+    for (int i = 0; i < 100'000; ++i) cjk += "牛";
+    nz.normalize(cjk, t);
+    CHECK(t.tokens().size() == 100'000);
+    CHECK(t.size() == 4 * 100'000 - 1);
+    CHECK(t.source_end(t.size() - 1) == cjk.size());
+}
+
 TEST_CASE("normalizer: CJK text is tokenised character-wise") {
     Normalizer nz;
     NormalizedText t;
