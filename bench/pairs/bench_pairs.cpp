@@ -124,3 +124,58 @@ TEST_CASE("traffic-weighted coverage of hidden complements, large world") {
     bench::emit("pairs.segmented.coverage_at_10pct_vs_random", at10, "traffic fraction; ratio > 1: segmented better",
                 "uniform random pairs", at10 / rnd10);
 }
+
+#ifdef KEREC_BENCH_HTTP
+#include <kerec/llm/judgment_store.hpp>
+#include <kerec/llm/openai_judge.hpp>
+
+#include <filesystem>
+
+#include "llm/loopback_llm_server.hpp"
+
+TEST_CASE("HTTP judge under injected faults (loopback server)") {
+    // Every fault kind of the loopback server (429, 500 twice, slower than the timeout, malformed
+    // body, unparseable prose once or always), 2,000 pairs, 16 requests in flight.
+    test::LoopbackLlmServer server(std::chrono::milliseconds(400), {}, std::chrono::milliseconds(5));
+    const auto path = std::filesystem::temp_directory_path() / fmt::format("kerec_bench_http_{}.log", ::getpid());
+    std::filesystem::remove(path);
+    OpenAIJudgeOptions o;
+    o.endpoint = server.url();
+    o.model = "loopback-model";
+    o.api_key_env.clear();
+    o.concurrency = 16;
+    o.timeout = std::chrono::milliseconds(200);
+    o.backoff_initial = std::chrono::milliseconds(10);
+    o.backoff_max = std::chrono::milliseconds(200);
+    o.max_attempts = 6;
+    OpenAICompatibleJudge judge(o);
+    std::vector<PairQuery> q;
+    for (unsigned i = 0; i < 2000; ++i) {
+        const unsigned a = i, b = 5000 + (i * 13 + i / 10) % 3000;
+        q.push_back({EntityId{a}, EntityId{b}, fmt::format("e{}", a), fmt::format("e{}", b)});
+    }
+    JudgeRunReport rep;
+    {
+        JudgmentStore store(path);
+        JudgeRunOptions ro;
+        ro.batch_size = q.size();
+        rep = store.judge(judge, q, ro);
+    }
+    JudgmentStore reopened(path);
+    std::size_t answered = 0;
+    for (const auto& x : q) answered += reopened.contains(x.pair(), "loopback-model", judge.prompt_version());
+    const auto& st = judge.stats();
+    bench::emit("llm.http.lost", static_cast<double>(q.size() - answered), "judgments (of 2000, injected faults)");
+    bench::emit("llm.http.duplicated", static_cast<double>(rep.duplicate_answers + reopened.superseded()), "judgments");
+    bench::emit("llm.http.judgments_per_s", static_cast<double>(rep.stored) / st.seconds, "judgments/s (16 in flight, 5 ms replies)");
+    bench::emit("llm.http.max_in_flight", server.max_in_flight.load(), "requests (configured 16)");
+    bench::emit("llm.http.injected.rate_limited", static_cast<double>(st.rate_limited), "HTTP 429 retried");
+    bench::emit("llm.http.injected.timeouts", static_cast<double>(st.timeouts), "timeouts retried");
+    bench::emit("llm.http.injected.malformed", static_cast<double>(st.malformed_replies), "malformed bodies retried");
+    bench::emit("llm.http.http_errors", static_cast<double>(st.http_errors), "transport retries in total");
+    bench::emit("llm.http.reasked", static_cast<double>(st.retries), "unparseable answers re-asked");
+    bench::emit("llm.http.unknown", static_cast<double>(st.unknown), "unparseable twice (stored as unknown)");
+    std::filesystem::remove(path);
+    CHECK(answered == q.size());
+}
+#endif
