@@ -278,3 +278,30 @@ TEST_CASE("replay judge: bad files are ParseErrors with the line") {
     CHECK(r.size() == 1);
     CHECK(r.lookup("bagels", "cream cheese"));
 }
+
+#include <kerec/sim/world.hpp>
+
+TEST_CASE("simulated judge over the simulator's hidden graph") {
+    const auto world = sim::World::generate(sim::Config::preset("tiny", 5));
+    SimulatedJudgeOptions o;
+    o.recall = 0.9;
+    o.false_positive_rate = 0.0;
+    auto judge = SimulatedJudge::from_world(world, o);
+    std::vector<PairQuery> q;
+    const auto n = static_cast<std::uint32_t>(world.entities().size());
+    for (std::uint32_t a = 0; a < n; ++a)
+        for (std::uint32_t b = 0; b < n; ++b)
+            if (a != b)
+                q.push_back({EntityId{a}, EntityId{b}, std::string(world.entities().name(EntityId{a})),
+                             std::string(world.entities().name(EntityId{b}))});
+    const auto out = judge.judge(q);
+    double tp = 0, fp = 0;
+    for (const auto& j : out) {
+        if (j.label != Label::yes) continue;
+        (world.strength(j.a, j.b) > 0 ? tp : fp) += 1;
+    }
+    const double edges = static_cast<double>(world.complement_edges().size());
+    REQUIRE(edges > 20);
+    CHECK(fp == 0);
+    CHECK(tp / edges == doctest::Approx(0.9).epsilon(0.12));
+}
