@@ -305,3 +305,29 @@ TEST_CASE("simulated judge over the simulator's hidden graph") {
     CHECK(fp == 0);
     CHECK(tp / edges == doctest::Approx(0.9).epsilon(0.12));
 }
+
+TEST_CASE("response parser and name sanitizer on random hostile text never misbehave") {
+    const std::vector<std::string> atoms = {"{", "}", "[", "]", "\"", ":", ",", "yes", "no", "是", "否", "不是", "true",
+                                            "false", "```", "```json\n", "\n", " ", "\\", "\\u", "d83d", "0.9", "85%",
+                                            "1e999", "-", "complementary", "confidence", "\xff", "\xc3", "\x00", "\x1b"};
+    Rng rng(12345);
+    std::size_t ok = 0;
+    for (int k = 0; k < 20000; ++k) {
+        std::string s;
+        const auto len = rng.uniform_int(std::uint64_t{12});
+        for (std::uint64_t i = 0; i < len; ++i) s += atoms[rng.uniform_int(atoms.size())];
+        const ParsedAnswer a = parse_answer(s);
+        if (a.ok) {
+            ++ok;
+            CHECK((a.label == Label::yes || a.label == Label::no));
+            CHECK((a.confidence >= 0.0f && a.confidence <= 1.0f));
+        } else {
+            CHECK(a.label == Label::unknown);
+            CHECK_FALSE(a.error.empty());
+        }
+        const std::string clean = sanitize_name(s, 40);
+        CHECK(valid_utf8(clean));
+        CHECK(clean.size() <= 40);
+    }
+    CHECK(ok > 0);
+}

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <kerec/core/io.hpp>
+#include <kerec/core/random.hpp>
 #include <kerec/core/record_log.hpp>
 #include <kerec/llm/judgment_store.hpp>
 #include <kerec/llm/replay_judge.hpp>
@@ -336,4 +337,37 @@ TEST_CASE("judgment store: unknown answers are stored, re-asked on request; bad 
     const auto rep3 = store.judge(silent, q);
     CHECK(rep3.lost == q.size());
     CHECK(rep3.stored == 0);
+}
+
+TEST_CASE("record log: random truncation and corruption always yield a prefix of what was written") {
+    test::TempDir dir("rfuzz");
+    const auto p = dir / "log";
+    std::vector<std::string> written;
+    {
+        RecordLog log(p);
+        Rng rng(1);
+        for (int i = 0; i < 200; ++i) {
+            std::string r(static_cast<std::size_t>(rng.uniform_int(std::uint64_t{300})), '\0');
+            for (auto& c : r) c = static_cast<char>(rng.uniform_int(std::uint64_t{256}));
+            log.append(r);
+            written.push_back(r);
+        }
+    }
+    const std::string full = read_file(p);
+    Rng rng(2);
+    for (int trial = 0; trial < 300; ++trial) {
+        std::string bytes = full;
+        if (trial % 2) bytes.resize(RecordLog::header_bytes + rng.uniform_int(bytes.size() - RecordLog::header_bytes));
+        const int flips = static_cast<int>(rng.uniform_int(std::uint64_t{3}));
+        for (int f = 0; f < flips && bytes.size() > RecordLog::header_bytes; ++f)
+            bytes[RecordLog::header_bytes + rng.uniform_int(bytes.size() - RecordLog::header_bytes)] ^=
+                static_cast<char>(1 + rng.uniform_int(std::uint64_t{255}));
+        write_file_atomic(p, bytes);
+        RecordLogRecovery rec;
+        const auto got = read_all(p, &rec);
+        REQUIRE(got.size() <= written.size());
+        for (std::size_t i = 0; i < got.size(); ++i) CHECK(got[i] == written[i]);
+        CHECK(rec.valid_bytes + rec.skipped_bytes == bytes.size());
+        if (bytes == full) CHECK(got.size() == written.size());
+    }
 }
