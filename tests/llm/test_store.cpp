@@ -371,3 +371,35 @@ TEST_CASE("record log: random truncation and corruption always yield a prefix of
         if (bytes == full) CHECK(got.size() == written.size());
     }
 }
+
+#include <kerec/pairs/segmented_generator.hpp>
+
+TEST_CASE("judge_pairs: a lazy pair range through the store in one call, with progress") {
+    test::TempDir dir("jpairs");
+    Vocabulary<EntityId> names;
+    for (int i = 0; i < 80; ++i) names.add("entity " + std::to_string(i));
+    std::vector<double> pop(80);
+    for (std::size_t i = 0; i < pop.size(); ++i) pop[i] = 1.0 / static_cast<double>(i + 1);
+    const SegmentedPairGenerator gen{Popularity(pop)};
+    JudgmentStore store(dir / "s.log");
+    SimulatedJudge judge(truth);
+    std::uint64_t last_done = 0, calls = 0;
+    JudgeRunOptions ro;
+    ro.progress = [&](const Progress& p) {
+        CHECK(p.done >= last_done);
+        last_done = p.done;
+        ++calls;
+    };
+    const auto rep = judge_pairs(store, judge, gen.pairs(), names, ro, gen.count(), 100);
+    CHECK(rep.requested == gen.count());
+    CHECK(rep.asked == gen.count());
+    CHECK(rep.lost == 0);
+    CHECK(store.size() == gen.count());
+    CHECK(last_done == gen.count());
+    CHECK(calls >= 2);
+    const auto again = judge_pairs(store, judge, gen.pairs(), names);
+    CHECK(again.asked == 0);
+    CHECK(again.cached == gen.count());
+    std::vector<EntityPair> bad{{EntityId{1}, EntityId{500}}};
+    CHECK_THROWS_AS(make_queries(bad, names), InvalidArgument);
+}

@@ -175,6 +175,7 @@ public:
     }
 
     const RecordLogRecovery& recovery() const noexcept { return recovery_; }
+    const RecordLogOptions& options() const noexcept { return options_; }
     std::uint64_t records() const noexcept { return records_; }
     std::uint64_t size_bytes() const noexcept { return size_; }
     const std::filesystem::path& path() const noexcept { return path_; }
