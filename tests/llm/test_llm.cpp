@@ -225,6 +225,16 @@ TEST_CASE("simulated judge: noise rates, determinism, retries on malformed repli
     CHECK(st.prompt_tokens > 0);
     o.recall = 1.5;
     CHECK_THROWS_AS(SimulatedJudge(truth, o), InvalidArgument);
+    // A target precision: measured precision lands near it.
+    auto po = SimulatedJudgeOptions::with_precision(0.7, 0.8, pos / (pos + neg));
+    SimulatedJudge precise(truth, po);
+    const auto out4 = precise.judge(qs);
+    double yes = 0, right = 0;
+    for (std::size_t i = 0; i < qs.size(); ++i)
+        if (out4[i].label == Label::yes) yes += 1, right += truth(qs[i].a, qs[i].b) > 0;
+    CHECK(right / yes == doctest::Approx(0.7).epsilon(0.08));
+    CHECK_THROWS_AS(SimulatedJudgeOptions::with_precision(0.01, 1.0, 0.5), InvalidArgument);
+    CHECK_THROWS_AS(SimulatedJudgeOptions::with_precision(0.5, 0.5, 0.0), InvalidArgument);
 }
 
 TEST_CASE("replay judge: groceries judgments, trimmed names, unordered lookups") {
