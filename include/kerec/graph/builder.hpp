@@ -1,0 +1,678 @@
+// kerec/graph/builder.hpp — GraphBuilder: judgments or raw edges -> ComplementaryGraph snapshot.
+//
+// The paper turns the LLM's "yes, b complements a" answers into the complementary graph. Each
+// judgment becomes an edge a -> b with prior weight p = p_complementary() (yes: confidence,
+// no: 1 - confidence) when p >= min_probability. Duplicates are resolved by a policy (max, first,
+// last, sum), edges may be mirrored (symmetrise), self-loops dropped, kept or rejected.
+// Build: a two-level radix partition by source (buckets of 2^14 nodes, so each bucket's counters
+// stay in cache), then per row: sort by target, dedupe, sort by weight, write the by-target
+// lookup. O(m + sum d log d) work, parallel over input chunks and buckets, ~12 + 10 bytes/edge of
+// scratch. merge() folds new edges into an existing snapshot: rows no new edge touches are copied
+// verbatim (memcpy of their four arrays), only touched rows are merged and re-sorted.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <span>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "kerec/core/error.hpp"
+#include "kerec/core/id.hpp"
+#include "kerec/core/progress.hpp"
+#include "kerec/graph/complementary_graph.hpp"
+#include "kerec/graph/parallel.hpp"
+#include "kerec/llm/judgment.hpp"
+
+namespace kerec {
+
+/// What to do when the same (from, to) edge is given more than once.
+enum class DuplicatePolicy : std::uint8_t {
+    keep_max,    ///< the largest weight wins (with its payload)
+    keep_first,  ///< the first given wins (in a merge: the base snapshot's edge)
+    keep_last,   ///< the last given wins (in a merge: the new edge, payload via traits::merge)
+    sum,         ///< weights are added; the first edge's payload is kept
+};
+
+/// What to do with an edge a -> a.
+enum class SelfLoopPolicy : std::uint8_t { drop, keep, reject };
+
+struct GraphBuildOptions {
+    std::size_t node_count = 0;  ///< 0: one past the largest id seen; otherwise ids must be below it
+    bool symmetrise = false;     ///< also add b -> a for every a -> b
+    DuplicatePolicy duplicates = DuplicatePolicy::keep_max;
+    SelfLoopPolicy self_loops = SelfLoopPolicy::drop;
+    float min_weight = -std::numeric_limits<float>::infinity();  ///< drop edges below (after dedupe)
+    unsigned threads = 0;        ///< 0: hardware concurrency
+    ProgressCallback progress;   ///< stages "graph: partition", "graph: rows"
+};
+
+/// How a judgment becomes a prior edge weight.
+struct JudgmentPrior {
+    float min_probability = 0.5f;  ///< keep the edge when p_complementary() >= this
+    bool keep_unknown = false;     ///< keep Label::unknown answers (p = 0.5) when they pass the threshold
+};
+
+/// A raw input edge.
+template <class Id = EntityId, class EdgeData = NoPayload>
+struct GraphEdge {
+    Id from;
+    Id to;
+    float weight = 0.0f;
+    [[no_unique_address]] EdgeData payload{};
+};
+
+namespace detail {
+
+template <class EdgeData>
+concept payload_from_judgment = requires(const Judgment& j) {
+    { graph_payload_traits<EdgeData>::from_judgment(j) } -> std::convertible_to<EdgeData>;
+};
+template <class EdgeData>
+concept payload_mergeable = requires(const EdgeData& a) {
+    { graph_payload_traits<EdgeData>::merge(a, a) } -> std::convertible_to<EdgeData>;
+};
+
+inline constexpr unsigned bucket_bits = 14;  // nodes per partition bucket: 16384 (128 KiB of counters)
+
+/// Reusable per-worker scratch for sorting and deduplicating one row.
+template <class Id, class EdgeData>
+struct RowWorkspace {
+    std::vector<std::uint32_t> perm, order, rank, rep;
+    std::vector<Id> ut, tt;
+    std::vector<float> uw, tw;
+    std::vector<EdgeData> up, tp;
+    std::vector<std::uint8_t> from_delta;
+};
+
+}  // namespace detail
+
+/// Collects edges (or judgments) and builds immutable graph snapshots. See the file comment.
+template <class Id = EntityId, class EdgeData = NoPayload>
+class GraphBuilder {
+public:
+    using Graph = ComplementaryGraph<Id, EdgeData>;
+    using Edge = GraphEdge<Id, EdgeData>;
+    using Traits = graph_payload_traits<EdgeData>;
+    static constexpr bool has_payload = Graph::has_payload;
+
+    explicit GraphBuilder(GraphBuildOptions options = {}) : options_(std::move(options)) {}
+
+    GraphBuildOptions& options() noexcept { return options_; }
+    void reserve(std::size_t edges) { edges_.reserve(edges); }
+    std::size_t pending() const noexcept { return edges_.size(); }
+    std::span<const Edge> pending_edges() const noexcept { return edges_; }
+    void clear() noexcept { edges_.clear(); }
+
+    /// Queue one edge. Invalid ids and non-finite weights are rejected here (InvalidArgument).
+    void add_edge(Id from, Id to, float weight, EdgeData payload = {}) {
+        check_edge(Edge{from, to, weight, payload}, edges_.size());
+        edges_.push_back(Edge{from, to, weight, payload});
+    }
+
+    /// Queue the edge a -> b implied by a judgment; returns whether it passed `prior`.
+    bool add(const Judgment& j, const JudgmentPrior& prior = {})
+        requires std::is_same_v<Id, EntityId>
+    {
+        Edge e;
+        if (!edge_from_judgment(j, prior, e)) return false;
+        add_edge(e.from, e.to, e.weight, e.payload);
+        return true;
+    }
+
+    /// Queue every judgment; returns how many became edges.
+    std::size_t add(std::span<const Judgment> judgments, const JudgmentPrior& prior = {})
+        requires std::is_same_v<Id, EntityId>
+    {
+        std::size_t added = 0;
+        edges_.reserve(edges_.size() + judgments.size());
+        for (const auto& j : judgments) added += add(j, prior) ? 1 : 0;
+        return added;
+    }
+
+    /// Build a snapshot from the queued edges (and forget them).
+    Graph build() {
+        Graph g = build(edges_, options_);
+        edges_.clear();
+        edges_.shrink_to_fit();
+        return g;
+    }
+
+    /// Fold the queued edges into `base` (see merge()) and forget them.
+    Graph merge_into(const Graph& base) {
+        Graph g = merge(base, edges_, options_);
+        edges_.clear();
+        return g;
+    }
+
+    /// Convert a judgment to an edge (false when it does not pass `prior`). Throws InvalidArgument
+    /// for invalid ids or a confidence outside [0, 1] (NaN included).
+    static bool edge_from_judgment(const Judgment& j, const JudgmentPrior& prior, Edge& out)
+        requires std::is_same_v<Id, EntityId>
+    {
+        if (!(j.confidence >= 0.0f && j.confidence <= 1.0f))
+            throw InvalidArgument(fmt::format("GraphBuilder: judgment {} -> {} has confidence {} (expected [0, 1])",
+                                              j.a, j.b, j.confidence));
+        if (!j.a.valid() || !j.b.valid())
+            throw InvalidArgument(fmt::format("GraphBuilder: judgment {} -> {} has an invalid entity id", j.a, j.b));
+        if (j.label == Label::unknown && !prior.keep_unknown) return false;
+        const float p = j.p_complementary();
+        if (!(p >= prior.min_probability)) return false;
+        out.from = j.a;
+        out.to = j.b;
+        out.weight = p;
+        if constexpr (detail::payload_from_judgment<EdgeData>)
+            out.payload = Traits::from_judgment(j);
+        else
+            out.payload = EdgeData{};
+        return true;
+    }
+
+    /// Build a snapshot from `edges` (not modified). Throws InvalidArgument for an invalid id, an
+    /// id >= options.node_count (when set), a non-finite weight, or a self-loop under `reject`.
+    static Graph build(std::span<const Edge> edges, const GraphBuildOptions& opt) {
+        const std::size_t m_in = edges.size();
+        const unsigned threads = m_in < (1u << 16) ? 1u : detail::worker_count(opt.threads, 64);
+
+        // --- validate, find the node count -------------------------------------------------
+        const std::size_t chunks = threads == 1 ? 1 : std::size_t{threads} * 4;
+        const std::size_t chunk_len = (m_in + chunks - 1) / std::max<std::size_t>(chunks, 1);
+        std::vector<std::uint64_t> chunk_max(chunks, 0);
+        detail::parallel_for(threads, chunks, [&](std::size_t c, unsigned) {
+            const std::size_t b = std::min(m_in, c * chunk_len), e = std::min(m_in, b + chunk_len);
+            std::uint64_t mx = 0;
+            for (std::size_t i = b; i < e; ++i) {
+                check_edge(edges[i], i);
+                if (opt.node_count != 0 && (edges[i].from.index() >= opt.node_count ||
+                                            edges[i].to.index() >= opt.node_count))
+                    throw InvalidArgument(fmt::format("GraphBuilder: edge {} ({} -> {}) has an id >= node_count {}", i,
+                                                      edges[i].from, edges[i].to, opt.node_count));
+                if (edges[i].from == edges[i].to && opt.self_loops == SelfLoopPolicy::reject)
+                    throw InvalidArgument(fmt::format("GraphBuilder: edge {} is a self-loop {} -> {} (policy reject)", i,
+                                                      edges[i].from, edges[i].to));
+                mx = std::max<std::uint64_t>(mx, std::max(edges[i].from.index(), edges[i].to.index()) + 1);
+            }
+            chunk_max[c] = mx;
+        });
+        std::size_t n = opt.node_count;
+        if (n == 0) n = static_cast<std::size_t>(*std::max_element(chunk_max.begin(), chunk_max.end()));
+        if (n == 0) return Graph{};
+
+        // --- level 1: partition by source bucket (stable) ------------------------------------
+        const std::size_t buckets = ((n - 1) >> detail::bucket_bits) + 1;
+        const bool drop_loops = opt.self_loops == SelfLoopPolicy::drop;
+        std::vector<std::uint64_t> counts(chunks * buckets, 0);
+        auto for_each_emitted = [&](std::size_t i, auto&& emit) {
+            const Edge& e = edges[i];
+            if (e.from == e.to) {
+                if (!drop_loops) emit(e.from, e.to, i);
+                return;
+            }
+            emit(e.from, e.to, i);
+            if (opt.symmetrise) emit(e.to, e.from, i);
+        };
+        ProgressThrottle part_progress(opt.progress, "graph: partition", 2 * chunks);
+        std::atomic<std::uint64_t> part_done{0};
+        detail::parallel_for(threads, chunks, [&](std::size_t c, unsigned w) {
+            const std::size_t b = std::min(m_in, c * chunk_len), e = std::min(m_in, b + chunk_len);
+            std::uint64_t* cnt = counts.data() + c * buckets;
+            for (std::size_t i = b; i < e; ++i)
+                for_each_emitted(i, [&](Id from, Id, std::size_t) { ++cnt[from.index() >> detail::bucket_bits]; });
+            const auto d = part_done.fetch_add(1, std::memory_order_relaxed) + 1;
+            if (w == 0) part_progress.update(d);
+        });
+        std::vector<std::uint64_t> bucket_start(buckets + 1, 0);
+        std::uint64_t total = 0;
+        for (std::size_t bk = 0; bk < buckets; ++bk) {
+            bucket_start[bk] = total;
+            for (std::size_t c = 0; c < chunks; ++c) {
+                const std::uint64_t k = counts[c * buckets + bk];
+                counts[c * buckets + bk] = total;  // becomes the write cursor of (chunk, bucket)
+                total += k;
+            }
+        }
+        bucket_start[buckets] = total;
+        const std::uint64_t m_raw = total;
+
+        detail::RawArray<Edge> tmp(m_raw);
+        detail::parallel_for(threads, chunks, [&](std::size_t c, unsigned w) {
+            const std::size_t b = std::min(m_in, c * chunk_len), e = std::min(m_in, b + chunk_len);
+            std::uint64_t* cur = counts.data() + c * buckets;
+            for (std::size_t i = b; i < e; ++i)
+                for_each_emitted(i, [&](Id from, Id to, std::size_t src) {
+                    Edge& out = tmp[cur[from.index() >> detail::bucket_bits]++];
+                    out.from = from;
+                    out.to = to;
+                    out.weight = edges[src].weight;
+                    if constexpr (has_payload) out.payload = edges[src].payload;
+                });
+            const auto d = part_done.fetch_add(1, std::memory_order_relaxed) + 1;
+            if (w == 0) part_progress.update(d);
+        });
+        part_progress.finish(2 * chunks);
+
+        // --- level 2: counting sort inside each bucket (cache resident) ----------------------
+        detail::GraphArrays<Id, EdgeData> raw;
+        raw.offsets = detail::RawArray<std::uint64_t>(n + 1);
+        raw.targets = detail::RawArray<Id>(m_raw);
+        raw.weights = detail::RawArray<float>(m_raw);
+        if constexpr (has_payload) raw.payload = detail::RawArray<EdgeData>(m_raw);
+        std::vector<std::uint64_t> bucket_max_degree(buckets, 0);
+        const unsigned bucket_threads = m_raw < (1u << 16) ? 1u : threads;
+        std::vector<std::vector<std::uint64_t>> cursors(detail::worker_count(bucket_threads, buckets));
+        detail::parallel_for(bucket_threads, buckets, [&](std::size_t bk, unsigned w) {
+            const std::size_t lo = bk << detail::bucket_bits, hi = std::min(n, (bk + 1) << detail::bucket_bits);
+            auto& cur = cursors[w];
+            cur.assign(hi - lo + 1, 0);
+            const std::uint64_t b = bucket_start[bk], e = bucket_start[bk + 1];
+            for (std::uint64_t i = b; i < e; ++i) ++cur[tmp[i].from.index() - lo + 1];
+            std::uint64_t mx = 0, acc = b;
+            for (std::size_t r = 0; r < hi - lo; ++r) {
+                mx = std::max(mx, cur[r + 1]);
+                raw.offsets[lo + r] = acc;
+                const std::uint64_t d = cur[r + 1];
+                cur[r] = acc;
+                acc += d;
+            }
+            bucket_max_degree[bk] = mx;
+            for (std::uint64_t i = b; i < e; ++i) {
+                const Edge& x = tmp[i];
+                const std::uint64_t pos = cur[x.from.index() - lo]++;
+                raw.targets[pos] = x.to;
+                raw.weights[pos] = x.weight;
+                if constexpr (has_payload) raw.payload[pos] = x.payload;
+            }
+        });
+        raw.offsets[n] = m_raw;
+        tmp = detail::RawArray<Edge>();  // free the partition scratch before the row pass
+
+        const std::uint64_t max_raw_degree =
+            buckets ? *std::max_element(bucket_max_degree.begin(), bucket_max_degree.end()) : 0;
+        const bool narrow = max_raw_degree <= 65536;
+        if (narrow)
+            raw.lookup16 = detail::RawArray<std::uint16_t>(m_raw);
+        else
+            raw.lookup32 = detail::RawArray<std::uint32_t>(m_raw);
+
+        // --- rows: dedupe, sort by weight, write the by-target lookup ------------------------
+        detail::RawArray<std::uint64_t> new_degree(n);
+        std::vector<detail::RowWorkspace<Id, EdgeData>> work(detail::worker_count(bucket_threads, buckets));
+        ProgressThrottle row_progress(opt.progress, "graph: rows", n);
+        std::atomic<std::uint64_t> rows_done{0};
+        detail::parallel_for(bucket_threads, buckets, [&](std::size_t bk, unsigned w) {
+            const std::size_t lo = bk << detail::bucket_bits, hi = std::min(n, (bk + 1) << detail::bucket_bits);
+            for (std::size_t r = lo; r < hi; ++r) {
+                const std::uint64_t b = raw.offsets[r], d = raw.offsets[r + 1] - b;
+                new_degree[r] = process_row(work[w], Id(static_cast<typename Id::value_type>(r)), raw, b, d, opt);
+            }
+            const auto done = rows_done.fetch_add(hi - lo, std::memory_order_relaxed) + (hi - lo);
+            if (w == 0) row_progress.update(done);
+        });
+        row_progress.finish(n);
+
+        // --- compact (only when dedupe/filters removed edges) --------------------------------
+        detail::GraphArrays<Id, EdgeData> out;
+        out.offsets = detail::RawArray<std::uint64_t>(n + 1);
+        out.offsets[0] = 0;
+        for (std::size_t r = 0; r < n; ++r) out.offsets[r + 1] = out.offsets[r] + new_degree[r];
+        const std::uint64_t m = out.offsets[n];
+        if (m == m_raw) {
+            out.targets = std::move(raw.targets);
+            out.weights = std::move(raw.weights);
+            out.lookup16 = std::move(raw.lookup16);
+            out.lookup32 = std::move(raw.lookup32);
+            out.payload = std::move(raw.payload);
+        } else {
+            out.targets = detail::RawArray<Id>(m);
+            out.weights = detail::RawArray<float>(m);
+            if constexpr (has_payload) out.payload = detail::RawArray<EdgeData>(m);
+            if (narrow)
+                out.lookup16 = detail::RawArray<std::uint16_t>(m);
+            else
+                out.lookup32 = detail::RawArray<std::uint32_t>(m);
+            detail::parallel_for(bucket_threads, buckets, [&](std::size_t bk, unsigned) {
+                const std::size_t lo = bk << detail::bucket_bits, hi = std::min(n, (bk + 1) << detail::bucket_bits);
+                for (std::size_t r = lo; r < hi; ++r) {
+                    const std::uint64_t s = raw.offsets[r], t = out.offsets[r], d = new_degree[r];
+                    copy_row(raw, s, out, t, d);
+                }
+            });
+        }
+        if (m == 0) return Graph{};
+        return Graph::adopt(std::move(out));
+    }
+
+    /// A new snapshot = `base` plus `delta`. Rows of `base` that no delta edge touches are copied
+    /// verbatim; touched rows are merged (duplicates across base and delta resolved by
+    /// opt.duplicates with base = first, delta = last), filtered by min_weight and re-sorted.
+    /// The result keeps base's version and time (GraphStore::publish assigns a new version).
+    static Graph merge(const Graph& base, std::span<const Edge> delta, const GraphBuildOptions& opt) {
+        GraphBuildOptions dopt = opt;
+        dopt.progress = {};
+        dopt.min_weight = -std::numeric_limits<float>::infinity();
+        if (dopt.node_count != 0) dopt.node_count = std::max(dopt.node_count, base.node_count());
+        const Graph dg = build(delta, dopt);
+        const std::size_t n = std::max({base.node_count(), dg.node_count(), opt.node_count});
+        if (n == 0) return base;
+        const unsigned threads = (base.edge_count() + delta.size()) < (1u << 16) ? 1u : detail::worker_count(opt.threads, 64);
+        const std::size_t tasks = ((n - 1) >> detail::bucket_bits) + 1;
+        std::vector<detail::RowWorkspace<Id, EdgeData>> work(detail::worker_count(threads, tasks));
+
+        // pass 1: degrees
+        detail::GraphArrays<Id, EdgeData> out;
+        out.offsets = detail::RawArray<std::uint64_t>(n + 1);
+        std::vector<std::uint64_t> task_max(tasks, 0);
+        ProgressThrottle progress(opt.progress, "graph: merge", 2 * tasks);
+        std::atomic<std::uint64_t> done{0};
+        detail::parallel_for(threads, tasks, [&](std::size_t t, unsigned w) {
+            const std::size_t lo = t << detail::bucket_bits, hi = std::min(n, (t + 1) << detail::bucket_bits);
+            std::uint64_t mx = 0;
+            for (std::size_t r = lo; r < hi; ++r) {
+                const Id id(static_cast<typename Id::value_type>(r));
+                const std::uint64_t d = dg.degree(id) == 0 ? base.degree(id) : merge_row(work[w], id, base, dg, opt);
+                out.offsets[r + 1] = d;
+                mx = std::max(mx, d);
+            }
+            task_max[t] = mx;
+            const auto k = done.fetch_add(1, std::memory_order_relaxed) + 1;
+            if (w == 0) progress.update(k);
+        });
+        out.offsets[0] = 0;
+        for (std::size_t r = 0; r < n; ++r) out.offsets[r + 1] += out.offsets[r];
+        const std::uint64_t m = out.offsets[n];
+        if (m == 0) return Graph{}.with_version(base.version()).with_time(base.time());
+        const bool narrow = *std::max_element(task_max.begin(), task_max.end()) <= 65536;
+        out.targets = detail::RawArray<Id>(m);
+        out.weights = detail::RawArray<float>(m);
+        if constexpr (has_payload) out.payload = detail::RawArray<EdgeData>(m);
+        if (narrow)
+            out.lookup16 = detail::RawArray<std::uint16_t>(m);
+        else
+            out.lookup32 = detail::RawArray<std::uint32_t>(m);
+
+        // pass 2: copy untouched rows, write merged rows
+        detail::parallel_for(threads, tasks, [&](std::size_t t, unsigned w) {
+            const std::size_t lo = t << detail::bucket_bits, hi = std::min(n, (t + 1) << detail::bucket_bits);
+            for (std::size_t r = lo; r < hi; ++r) {
+                const Id id(static_cast<typename Id::value_type>(r));
+                const std::uint64_t dst = out.offsets[r], d = out.offsets[r + 1] - dst;
+                if (d == 0) continue;
+                if (dg.degree(id) == 0) {
+                    copy_graph_row(base, base.row_begin(id), out, dst, d);
+                } else {
+                    merge_row(work[w], id, base, dg, opt);
+                    write_sorted(work[w], out, dst);
+                }
+            }
+            const auto k = done.fetch_add(1, std::memory_order_relaxed) + 1;
+            if (w == 0) progress.update(k);
+        });
+        progress.finish(2 * tasks);
+        return Graph::adopt(std::move(out), base.version(), base.time());
+    }
+
+    /// merge() with judgments as the delta.
+    static Graph merge(const Graph& base, std::span<const Judgment> judgments, const JudgmentPrior& prior,
+                       const GraphBuildOptions& opt)
+        requires std::is_same_v<Id, EntityId>
+    {
+        std::vector<Edge> delta;
+        delta.reserve(judgments.size());
+        Edge e;
+        for (const auto& j : judgments)
+            if (edge_from_judgment(j, prior, e)) delta.push_back(e);
+        return merge(base, delta, opt);
+    }
+
+    /// Same edges, new weights: for every edge i of row `from`, f(from, i, old_weight, old_payload,
+    /// new_payload) returns the new weight (must be finite) and may rewrite the payload. Rows are
+    /// re-sorted by the new weights and their lookups rebuilt. f is called concurrently from
+    /// `threads` workers (0 = hardware concurrency), each edge exactly once. O(m log d).
+    template <class F>
+    static Graph reweight(const Graph& base, F&& f, unsigned threads = 0, ProgressCallback progress = {}) {
+        const std::size_t n = base.node_count();
+        const std::uint64_t m = base.edge_count();
+        if (m == 0) return base;
+        detail::GraphArrays<Id, EdgeData> out;
+        out.offsets = detail::RawArray<std::uint64_t>(n + 1);
+        std::memcpy(out.offsets.data(), base.offsets().data(), (n + 1) * sizeof(std::uint64_t));
+        out.targets = detail::RawArray<Id>(m);
+        out.weights = detail::RawArray<float>(m);
+        if constexpr (has_payload) out.payload = detail::RawArray<EdgeData>(m);
+        if (base.lookup_width() == 2)
+            out.lookup16 = detail::RawArray<std::uint16_t>(m);
+        else
+            out.lookup32 = detail::RawArray<std::uint32_t>(m);
+        const std::size_t tasks = ((n - 1) >> detail::bucket_bits) + 1;
+        const unsigned workers = m < (1u << 16) ? 1u : threads;
+        std::vector<detail::RowWorkspace<Id, EdgeData>> work(detail::worker_count(workers, tasks));
+        ProgressThrottle prog(std::move(progress), "graph: reweight", n);
+        std::atomic<std::uint64_t> done{0};
+        detail::parallel_for(workers, tasks, [&](std::size_t t, unsigned w) {
+            auto& ws = work[w];
+            const std::size_t lo = t << detail::bucket_bits, hi = std::min(n, (t + 1) << detail::bucket_bits);
+            for (std::size_t r = lo; r < hi; ++r) {
+                const Id from(static_cast<typename Id::value_type>(r));
+                const std::uint64_t b = base.offsets()[r], d = base.offsets()[r + 1] - b;
+                if (d == 0) continue;
+                ws.ut.resize(d);
+                ws.uw.resize(d);
+                if constexpr (has_payload) ws.up.resize(d);
+                for (std::uint64_t j = 0; j < d; ++j) {  // gather in target order
+                    const std::uint64_t i = b + base.lookup_at(b + j);
+                    ws.ut[j] = base.targets()[i];
+                    EdgeData np = base.payload_at(i);
+                    const float nw = f(from, i, base.weights()[i], base.payload_at(i), np);
+                    if (!std::isfinite(nw))
+                        throw InvalidArgument(fmt::format("GraphBuilder::reweight: edge {} -> {} got weight {} (expected finite)",
+                                                          from, ws.ut[j], nw));
+                    ws.uw[j] = nw;
+                    if constexpr (has_payload) ws.up[j] = np;
+                }
+                sort_by_weight(ws);
+                write_sorted(ws, out, b);
+            }
+            const auto k = done.fetch_add(hi - lo, std::memory_order_relaxed) + (hi - lo);
+            if (w == 0) prog.update(k);
+        });
+        prog.finish(n);
+        return Graph::adopt(std::move(out), base.version(), base.time());
+    }
+
+private:
+    static void check_edge(const Edge& e, std::size_t i) {
+        if (!e.from.valid() || !e.to.valid())
+            throw InvalidArgument(fmt::format("GraphBuilder: edge {} ({} -> {}) has an invalid id", i, e.from, e.to));
+        if (!std::isfinite(e.weight))
+            throw InvalidArgument(fmt::format("GraphBuilder: edge {} ({} -> {}) has weight {} (expected finite)", i,
+                                              e.from, e.to, e.weight));
+        if (!Traits::valid(e.payload))
+            throw InvalidArgument(
+                fmt::format("GraphBuilder: edge {} ({} -> {}) has an invalid {} payload", i, e.from, e.to, Traits::name));
+    }
+
+    /// Resolve the group [g0, g1) of perm (same target) into ws.u*; `second` marks entries that
+    /// come later (delta in a merge). Returns false when the edge is filtered out.
+    static void resolve_push(detail::RowWorkspace<Id, EdgeData>& ws, Id target, const float* w, const EdgeData* p,
+                             std::size_t g0, std::size_t g1, const GraphBuildOptions& opt) {
+        const auto& perm = ws.perm;
+        std::uint32_t rep = perm[g0];
+        float weight = w[rep];
+        switch (opt.duplicates) {
+            case DuplicatePolicy::keep_first: break;
+            case DuplicatePolicy::keep_last:
+                rep = perm[g1 - 1];
+                weight = w[rep];
+                break;
+            case DuplicatePolicy::keep_max:
+                for (std::size_t k = g0 + 1; k < g1; ++k)
+                    if (w[perm[k]] > weight) rep = perm[k], weight = w[rep];
+                break;
+            case DuplicatePolicy::sum:
+                for (std::size_t k = g0 + 1; k < g1; ++k) weight += w[perm[k]];
+                break;
+        }
+        if (!(weight >= opt.min_weight) || !std::isfinite(weight)) return;
+        ws.ut.push_back(target);
+        ws.uw.push_back(weight);
+        if constexpr (has_payload) {
+            EdgeData pl = p[rep];
+            if constexpr (detail::payload_mergeable<EdgeData>) {
+                if (opt.duplicates == DuplicatePolicy::keep_last && g1 - g0 > 1) {
+                    pl = p[perm[g0]];  // fold older -> newer
+                    for (std::size_t k = g0 + 1; k < g1; ++k) pl = Traits::merge(pl, p[perm[k]]);
+                }
+            }
+            ws.up.push_back(pl);
+        }
+    }
+
+    /// Sort ws.u* (target-sorted, unique) by weight into ws.t*, and ws.rank (target order -> row position).
+    static void sort_by_weight(detail::RowWorkspace<Id, EdgeData>& ws) {
+        const std::size_t k = ws.ut.size();
+        ws.order.resize(k);
+        for (std::uint32_t j = 0; j < k; ++j) ws.order[j] = j;
+        std::sort(ws.order.begin(), ws.order.end(), [&](std::uint32_t a, std::uint32_t b) {
+            return ws.uw[a] > ws.uw[b] || (ws.uw[a] == ws.uw[b] && a < b);
+        });
+        ws.tt.resize(k);
+        ws.tw.resize(k);
+        if constexpr (has_payload) ws.tp.resize(k);
+        ws.rank.resize(k);
+        for (std::uint32_t r = 0; r < k; ++r) {
+            const std::uint32_t j = ws.order[r];
+            ws.tt[r] = ws.ut[j];
+            ws.tw[r] = ws.uw[j];
+            if constexpr (has_payload) ws.tp[r] = ws.up[j];
+            ws.rank[j] = r;
+        }
+    }
+
+    static void write_sorted(const detail::RowWorkspace<Id, EdgeData>& ws, detail::GraphArrays<Id, EdgeData>& a,
+                             std::uint64_t b) {
+        const std::size_t k = ws.tt.size();
+        if (k == 0) return;
+        std::memcpy(a.targets.data() + b, ws.tt.data(), k * sizeof(Id));
+        std::memcpy(a.weights.data() + b, ws.tw.data(), k * sizeof(float));
+        if constexpr (has_payload) std::memcpy(static_cast<void*>(a.payload.data() + b), ws.tp.data(), k * sizeof(EdgeData));
+        if (a.lookup16.size() != 0)
+            for (std::size_t j = 0; j < k; ++j) a.lookup16[b + j] = static_cast<std::uint16_t>(ws.rank[j]);
+        else
+            for (std::size_t j = 0; j < k; ++j) a.lookup32[b + j] = ws.rank[j];
+    }
+
+    /// Sort, dedupe, filter and weight-sort row r stored at [b, b+d) of `a`, in place. New degree.
+    static std::uint64_t process_row(detail::RowWorkspace<Id, EdgeData>& ws, Id self, detail::GraphArrays<Id, EdgeData>& a,
+                                     std::uint64_t b, std::uint64_t d, const GraphBuildOptions& opt) {
+        (void)self;
+        if (d == 0) return 0;
+        const Id* t = a.targets.data() + b;
+        const float* w = a.weights.data() + b;
+        const EdgeData* p = nullptr;
+        if constexpr (has_payload) p = a.payload.data() + b;
+        ws.perm.resize(d);
+        for (std::uint32_t j = 0; j < d; ++j) ws.perm[j] = j;
+        std::sort(ws.perm.begin(), ws.perm.end(), [t](std::uint32_t x, std::uint32_t y) {
+            return t[x] < t[y] || (t[x] == t[y] && x < y);
+        });
+        ws.ut.clear(), ws.uw.clear(), ws.up.clear();
+        for (std::size_t g0 = 0; g0 < d;) {
+            std::size_t g1 = g0 + 1;
+            while (g1 < d && t[ws.perm[g1]] == t[ws.perm[g0]]) ++g1;
+            resolve_push(ws, t[ws.perm[g0]], w, p, g0, g1, opt);
+            g0 = g1;
+        }
+        sort_by_weight(ws);
+        write_sorted(ws, a, b);
+        return ws.tt.size();
+    }
+
+    /// Merge row `id` of base and delta into ws (sorted by weight); returns the merged degree.
+    static std::uint64_t merge_row(detail::RowWorkspace<Id, EdgeData>& ws, Id id, const Graph& base, const Graph& dg,
+                                   const GraphBuildOptions& opt) {
+        // Gather base entries then delta entries; `perm` sorts them by (target, source order).
+        const auto br = base.neighbors(id), dr = dg.neighbors(id);
+        const std::size_t nb = br.size(), nd = dr.size(), d = nb + nd;
+        ws.tt.resize(d);
+        ws.tw.resize(d);
+        if constexpr (has_payload) ws.tp.resize(d);
+        for (std::size_t j = 0; j < nb; ++j) {
+            ws.tt[j] = br.targets[j];
+            ws.tw[j] = br.weights[j];
+            if constexpr (has_payload) ws.tp[j] = br.payload[j];
+        }
+        for (std::size_t j = 0; j < nd; ++j) {
+            ws.tt[nb + j] = dr.targets[j];
+            ws.tw[nb + j] = dr.weights[j];
+            if constexpr (has_payload) ws.tp[nb + j] = dr.payload[j];
+        }
+        ws.perm.resize(d);
+        for (std::uint32_t j = 0; j < d; ++j) ws.perm[j] = j;
+        const Id* t = ws.tt.data();
+        std::sort(ws.perm.begin(), ws.perm.end(), [t](std::uint32_t x, std::uint32_t y) {
+            return t[x] < t[y] || (t[x] == t[y] && x < y);
+        });
+        ws.ut.clear(), ws.uw.clear(), ws.up.clear();
+        const EdgeData* p = nullptr;
+        if constexpr (has_payload) p = ws.tp.data();
+        for (std::size_t g0 = 0; g0 < d;) {
+            std::size_t g1 = g0 + 1;
+            while (g1 < d && t[ws.perm[g1]] == t[ws.perm[g0]]) ++g1;
+            resolve_push(ws, t[ws.perm[g0]], ws.tw.data(), p, g0, g1, opt);
+            g0 = g1;
+        }
+        sort_by_weight(ws);
+        return ws.tt.size();
+    }
+
+    static void copy_row(const detail::GraphArrays<Id, EdgeData>& s, std::uint64_t sb, detail::GraphArrays<Id, EdgeData>& o,
+                         std::uint64_t ob, std::uint64_t d) {
+        if (d == 0) return;
+        std::memcpy(o.targets.data() + ob, s.targets.data() + sb, d * sizeof(Id));
+        std::memcpy(o.weights.data() + ob, s.weights.data() + sb, d * sizeof(float));
+        if constexpr (has_payload)
+            std::memcpy(static_cast<void*>(o.payload.data() + ob), s.payload.data() + sb, d * sizeof(EdgeData));
+        if (o.lookup16.size() != 0)
+            std::memcpy(o.lookup16.data() + ob, s.lookup16.data() + sb, d * sizeof(std::uint16_t));
+        else
+            std::memcpy(o.lookup32.data() + ob, s.lookup32.data() + sb, d * sizeof(std::uint32_t));
+    }
+
+    static void copy_graph_row(const Graph& g, std::uint64_t sb, detail::GraphArrays<Id, EdgeData>& o, std::uint64_t ob,
+                               std::uint64_t d) {
+        std::memcpy(o.targets.data() + ob, g.targets().data() + sb, d * sizeof(Id));
+        std::memcpy(o.weights.data() + ob, g.weights().data() + sb, d * sizeof(float));
+        if constexpr (has_payload)
+            std::memcpy(static_cast<void*>(o.payload.data() + ob), g.payload().data() + sb, d * sizeof(EdgeData));
+        if (o.lookup16.size() != 0) {
+            if (g.lookup_width() == 2)
+                std::memcpy(o.lookup16.data() + ob, g.lookup16().data() + sb, d * sizeof(std::uint16_t));
+            else
+                for (std::uint64_t j = 0; j < d; ++j) o.lookup16[ob + j] = static_cast<std::uint16_t>(g.lookup_at(sb + j));
+        } else {
+            for (std::uint64_t j = 0; j < d; ++j) o.lookup32[ob + j] = g.lookup_at(sb + j);
+        }
+    }
+
+    GraphBuildOptions options_;
+    std::vector<Edge> edges_;
+};
+
+/// One call: judgments -> graph snapshot (edge a -> b per judgment passing `prior`).
+template <class EdgeData = NoPayload>
+ComplementaryGraph<EntityId, EdgeData> build_graph(std::span<const Judgment> judgments, const JudgmentPrior& prior = {},
+                                                   GraphBuildOptions options = {}) {
+    GraphBuilder<EntityId, EdgeData> builder(std::move(options));
+    builder.add(judgments, prior);
+    return builder.build();
+}
+
+}  // namespace kerec

@@ -1,0 +1,231 @@
+#include <doctest/doctest.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <kerec/core/random.hpp>
+#include <kerec/graph/builder.hpp>
+#include <kerec/graph/feedback.hpp>
+#include <kerec/graph/io.hpp>
+
+#include "../test_util.hpp"
+
+using namespace kerec;
+
+namespace {
+using G = ComplementaryGraph<EntityId, NoPayload>;
+using B = GraphBuilder<EntityId, NoPayload>;
+using E = GraphEdge<EntityId, NoPayload>;
+using FB = GraphBuilder<EntityId, EdgeFeedback>;
+using FE = GraphEdge<EntityId, EdgeFeedback>;
+
+G small_graph(std::size_t nodes = 40, std::size_t m = 300, std::uint64_t seed = 3) {
+    Rng rng(seed);
+    std::vector<E> es;
+    for (std::size_t i = 0; i < m; ++i)
+        es.push_back(E{EntityId(static_cast<std::uint32_t>(rng.uniform_int(nodes))),
+                       EntityId(static_cast<std::uint32_t>(rng.uniform_int(nodes))), static_cast<float>(rng.uniform()), {}});
+    return B::build(es, {}).with_version(7).with_time(123456);
+}
+
+FeedbackGraph feedback_graph() {
+    std::vector<FE> es;
+    Rng rng(11);
+    for (int i = 0; i < 200; ++i) {
+        const auto a = static_cast<std::uint32_t>(rng.uniform_int(30)), b = static_cast<std::uint32_t>(rng.uniform_int(30));
+        es.push_back(FE{EntityId(a), EntityId(b), static_cast<float>(rng.uniform()),
+                        EdgeFeedback{static_cast<float>(rng.uniform()), static_cast<float>(rng.uniform_int(100)),
+                                     static_cast<float>(rng.uniform_int(10)), 1.5f}});
+    }
+    return FB::build(es, {});
+}
+
+// Rewrite header fields and fix both checksums, so only structural validation can catch it.
+void patch(std::string& bytes, std::size_t pos, const void* value, std::size_t size) {
+    std::memcpy(bytes.data() + pos, value, size);
+    detail::GraphHeader h;
+    std::memcpy(&h, bytes.data(), sizeof h);
+    h.body_crc = crc32c(bytes.data() + 128, bytes.size() - 128);
+    h.header_crc = crc32c(&h, 124);
+    std::memcpy(bytes.data(), &h, sizeof h);
+}
+}  // namespace
+
+TEST_CASE("graph io: binary round trip through mmap, zero copy, metadata kept") {
+    test::TempDir dir("graph_io");
+    const G g = small_graph();
+    save_graph(g, dir / "g.bin");
+    const G h = load_graph<G>(dir / "g.bin");
+    CHECK(same_content(g, h));
+    CHECK(h.version() == 7);
+    CHECK(h.time() == 123456);
+    CHECK(h.lookup_width() == 2);
+    for (std::uint32_t a = 0; a < 40; ++a)
+        for (std::uint32_t b = 0; b < 40; ++b) CHECK(g.weight(EntityId(a), EntityId(b)) == h.weight(EntityId(a), EntityId(b)));
+    const auto bytes = serialize_graph(g);
+    CHECK(std::filesystem::file_size(dir / "g.bin") == bytes.size());
+    CHECK(bytes.size() % 4 == 0);
+    // the view lives on after the file is replaced and the original handle is gone
+    const G copy = h;
+    save_graph(G{}, dir / "g.bin");
+    CHECK(same_content(copy, g));
+    CHECK(load_graph<G>(dir / "g.bin").edge_count() == 0);
+    // payload graphs round-trip too, and their payload type is checked
+    const FeedbackGraph f = feedback_graph();
+    save_graph(f, dir / "f.bin");
+    const auto f2 = load_graph<FeedbackGraph>(dir / "f.bin");
+    CHECK(same_content(f, f2));
+    CHECK(f2.payload_at(0) == f.payload_at(0));
+    CHECK_THROWS_AS(load_graph<G>(dir / "f.bin"), ParseError);
+    CHECK_THROWS_AS(load_graph<FeedbackGraph>(dir / "g.bin"), ParseError);
+}
+
+TEST_CASE("graph io: unaligned buffers are copied, not misread") {
+    const G g = small_graph();
+    const std::string bytes = serialize_graph(g);
+    std::string shifted = "x" + bytes;
+    const G h = graph_from_buffer<G>(std::string_view(shifted).substr(1));
+    CHECK(same_content(g, h));
+}
+
+TEST_CASE("graph io: every truncation and every header/body byte flip is a ParseError") {
+    const G g = small_graph(12, 40);
+    const std::string bytes = serialize_graph(g);
+    for (std::size_t len = 0; len < bytes.size(); ++len)
+        CHECK_THROWS_AS(graph_from_buffer<G>(std::string_view(bytes).substr(0, len)), ParseError);
+    CHECK_THROWS_AS(graph_from_buffer<G>(bytes + "extra"), ParseError);
+    for (std::size_t pos = 0; pos < bytes.size(); ++pos) {
+        std::string bad = bytes;
+        bad[pos] = static_cast<char>(bad[pos] ^ 0x5A);
+        CHECK_THROWS_AS(graph_from_buffer<G>(bad), ParseError);
+        // without the body checksum, a flip must still give a ParseError or a graph that is safe to use
+        GraphLoadOptions no_crc;
+        no_crc.verify_checksum = false;
+        try {
+            const G h = graph_from_buffer<G>(bad, "flip", no_crc);
+            for (std::uint32_t a = 0; a < h.node_count(); ++a)
+                for (std::uint32_t b = 0; b < h.node_count(); ++b) (void)h.find(EntityId(a), EntityId(b));
+        } catch (const ParseError&) {
+        }
+    }
+}
+
+TEST_CASE("graph io: hostile headers with valid checksums are rejected with clear messages") {
+    const G g = small_graph(12, 40);
+    const std::string bytes = serialize_graph(g);
+    auto expect = [](const std::string& b, const std::string& needle) {
+        try {
+            (void)graph_from_buffer<G>(b, "hostile.bin");
+            FAIL("accepted a hostile file expecting '" << needle << "'");
+        } catch (const ParseError& e) {
+            CHECK_MESSAGE(std::string(e.what()).find(needle) != std::string::npos, e.what());
+            CHECK(std::string(e.what()).find("hostile.bin") == 0);
+        }
+    };
+    {  // huge node count
+        std::string b = bytes;
+        const std::uint64_t v = 1ull << 62;
+        patch(b, 32, &v, 8);
+        expect(b, "node count");
+    }
+    {  // edge count that does not match the sections
+        std::string b = bytes;
+        const std::uint64_t v = 41;
+        patch(b, 40, &v, 8);
+        expect(b, "section positions");
+    }
+    {  // offsets going backwards
+        std::string b = bytes;
+        const std::uint64_t v = 1000;
+        patch(b, 128 + 8 * 3, &v, 8);
+        expect(b, "offsets");
+    }
+    {  // target out of range
+        std::string b = bytes;
+        detail::GraphHeader h;
+        std::memcpy(&h, b.data(), sizeof h);
+        const std::uint32_t v = 999;
+        patch(b, h.targets_pos, &v, 4);
+        expect(b, "not a node");
+    }
+    {  // NaN weight
+        std::string b = bytes;
+        detail::GraphHeader h;
+        std::memcpy(&h, b.data(), sizeof h);
+        const float v = std::nanf("");
+        patch(b, h.weights_pos, &v, 4);
+        expect(b, "not finite");
+    }
+    {  // lookup pointing outside the row
+        std::string b = bytes;
+        detail::GraphHeader h;
+        std::memcpy(&h, b.data(), sizeof h);
+        const std::uint16_t v = 60000;
+        patch(b, h.lookup_pos, &v, 2);
+        expect(b, "lookup");
+    }
+    {  // wrong lookup width
+        std::string b = bytes;
+        const std::uint32_t v = 3;
+        patch(b, 20, &v, 4);
+        expect(b, "lookup width");
+    }
+    {  // future format version
+        std::string b = bytes;
+        const std::uint32_t v = 2;
+        patch(b, 8, &v, 4);
+        expect(b, "version");
+    }
+    expect(std::string(200, 'K'), "magic");
+    expect(std::string("KERECGR"), "truncated");
+}
+
+TEST_CASE("graph io: files that are missing, empty or directories") {
+    test::TempDir dir("graph_files");
+    CHECK_THROWS_AS(load_graph<G>(dir / "missing.bin"), IoError);
+    CHECK_THROWS_AS(load_graph<G>(dir.path()), IoError);
+    write_file_atomic(dir / "empty.bin", "");
+    CHECK_THROWS_AS(load_graph<G>(dir / "empty.bin"), ParseError);
+}
+
+TEST_CASE("graph io: TSV round trip with ids, names and payload; bad lines name the line") {
+    test::TempDir dir("graph_tsv");
+    const G g = small_graph();
+    save_graph_tsv(g, dir / "g.tsv");
+    GraphBuildOptions o;
+    o.node_count = g.node_count();
+    CHECK(same_content(load_graph_tsv<G>(dir / "g.tsv", o), g));
+
+    Vocabulary<EntityId> names;
+    for (int i = 0; i < 40; ++i) names.add(i == 5 ? "tab\there" : fmt::format("entity {}", i));
+    save_graph_tsv(g, dir / "n.tsv", &names);
+    CHECK(read_file(dir / "n.tsv").find("entity 1\t") != std::string::npos);
+    CHECK(same_content(load_graph_tsv<G>(dir / "n.tsv", o, &names), g));
+
+    const FeedbackGraph f = feedback_graph();
+    save_graph_tsv(f, dir / "f.tsv");
+    CHECK(read_file(dir / "f.tsv").rfind("#from\tto\tweight\tprior\texposures\tclicks\tpurchases\n", 0) == 0);
+    GraphBuildOptions fo;
+    fo.node_count = f.node_count();
+    CHECK(same_content(load_graph_tsv<FeedbackGraph>(dir / "f.tsv", fo), f));
+
+    auto expect_line = [&](const std::string& text, std::uint64_t line, const Vocabulary<EntityId>* v = nullptr) {
+        write_file_atomic(dir / "bad.tsv", text);
+        try {
+            (void)load_graph_tsv<G>(dir / "bad.tsv", {}, v);
+            FAIL("accepted: " << text);
+        } catch (const ParseError& e) {
+            CHECK_MESSAGE(e.line() == line, e.what());
+        }
+    };
+    expect_line("#c\n0\t1\t0.5\n0\t1\n", 3);             // too few fields
+    expect_line("0\t1\tnan\n", 1);                       // NaN weight
+    expect_line("0\t1\t0.5\n1\t-2\t0.5\n", 2);           // negative id
+    expect_line("0\t4294967295\t1\n", 1);                // the invalid id
+    expect_line("0\t1\t1e999\n", 1);                     // overflow
+    expect_line("entity 1\t\xff\xfe\t0.5\n", 1, &names);  // invalid UTF-8 / unknown name
+    expect_line("entity 1\tentity 2\t0.5\textra\n", 1, &names);
+}
