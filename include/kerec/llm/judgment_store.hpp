@@ -6,7 +6,8 @@
 // (ordered pair, model, prompt version): judge() asks the judge only for pairs it does not hold.
 // Several models combine per pair by majority (yes > no) or by confidence-weighted vote
 // (sum of +-confidence); consistency() counts A->B vs B->A disagreements of one model.
-// Load O(log bytes); lookup O(1) expected; consensus O(judgments log judgments).
+// One process appends to a store at a time; the object is not thread-safe (judges call back on
+// the calling thread). Load O(log bytes); lookup O(1) expected; consensus O(judgments log judgments).
 #pragma once
 
 #include <algorithm>

@@ -75,7 +75,8 @@ struct PairSegment {
 
 class SegmentedPairGenerator;
 
-/// A slice [first, last) of a generator's pair order; a single-pass input range.
+/// A slice [first, last) of a generator's pair order; a single-pass input range. It refers to its
+/// generator, which must outlive it. Several cursors (e.g. one shard per thread) may run at once.
 class PairCursor {
 public:
     PairCursor() = default;
