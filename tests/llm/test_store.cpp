@@ -100,6 +100,12 @@ TEST_CASE("record log: round trip, torn tail at every byte, corruption, foreign 
         CHECK(log.records() == 0);
         CHECK(log.recovery().problem == "torn file header");
     }
+    {
+        RecordLog writer(p);
+        CHECK_THROWS_AS(RecordLog{p}, IoError);  // a second appender is refused
+        CHECK_NOTHROW(read_all(p));              // readers are not
+    }
+    CHECK_NOTHROW(RecordLog{p});  // released on close
     RecordLogOptions o;
     o.fsync = FsyncPolicy::every_record;
     o.max_record_bytes = 10;
@@ -262,30 +268,32 @@ TEST_CASE("judgment store: judging through the store skips cached pairs and surv
     ::waitpid(pid, &status, 0);
     append_raw(p, std::string("\x40\0\0\0garbage", 11));  // and a torn record on top
 
-    JudgmentStore store(p);
-    CHECK_FALSE(store.recovery().clean());
-    const std::size_t before = store.size();
-    CHECK(before > 0);
-    CHECK(before < q.size());
-    SimulatedJudge judge(truth);
-    std::vector<Progress> seen;
-    JudgeRunOptions ro;
-    ro.progress = [&](const Progress& pr) { seen.push_back(pr); };
-    std::vector<PairQuery> with_dups = q;
-    with_dups.insert(with_dups.end(), q.begin(), q.begin() + 10);
-    const auto rep = store.judge(judge, with_dups, ro);
-    CHECK(rep.requested == q.size() + 10);
-    CHECK(rep.duplicates == 10);
-    CHECK(rep.cached == before);
-    CHECK(rep.asked == q.size() - before);
-    CHECK(judge.stats().queries == rep.asked);  // nothing asked twice
-    CHECK(rep.lost == 0);
-    CHECK(rep.duplicate_answers == 0);
-    CHECK(rep.yes + rep.no + rep.unknown == rep.asked);
-    CHECK(store.size() == q.size());
-    CHECK(store.superseded() == 0);
-    REQUIRE_FALSE(seen.empty());
-    CHECK(seen.back().done == rep.asked);
+    {
+        JudgmentStore store(p);
+        CHECK_FALSE(store.recovery().clean());
+        const std::size_t before = store.size();
+        CHECK(before > 0);
+        CHECK(before < q.size());
+        SimulatedJudge judge(truth);
+        std::vector<Progress> seen;
+        JudgeRunOptions ro;
+        ro.progress = [&](const Progress& pr) { seen.push_back(pr); };
+        std::vector<PairQuery> with_dups = q;
+        with_dups.insert(with_dups.end(), q.begin(), q.begin() + 10);
+        const auto rep = store.judge(judge, with_dups, ro);
+        CHECK(rep.requested == q.size() + 10);
+        CHECK(rep.duplicates == 10);
+        CHECK(rep.cached == before);
+        CHECK(rep.asked == q.size() - before);
+        CHECK(judge.stats().queries == rep.asked);  // nothing asked twice
+        CHECK(rep.lost == 0);
+        CHECK(rep.duplicate_answers == 0);
+        CHECK(rep.yes + rep.no + rep.unknown == rep.asked);
+        CHECK(store.size() == q.size());
+        CHECK(store.superseded() == 0);
+        REQUIRE_FALSE(seen.empty());
+        CHECK(seen.back().done == rep.asked);
+    }
     // Reloaded, everything is cached.
     JudgmentStore again(p);
     CHECK(again.recovery().clean());
