@@ -39,11 +39,13 @@ int main() {
 
     const auto path = std::filesystem::temp_directory_path() / "kerec_llm_snippet.log";
     std::filesystem::remove(path);
-    JudgmentStore store(path);
-    JudgeRunOptions run;
-    run.progress = [](const Progress& p) { (void)p; /* draw a bar here */ };
-    const JudgeRunReport first = store.judge(judge, queries, run);  // appends each answer at once
-
+    JudgeRunReport first;
+    {
+        JudgmentStore store(path);  // one appender at a time: the file is locked while open
+        JudgeRunOptions run;
+        run.progress = [](const Progress& p) { (void)p; /* draw a bar here */ };
+        first = store.judge(judge, queries, run);  // appends each answer the moment it arrives
+    }
     JudgmentStore reopened(path);  // after a crash too: a torn last record is skipped and reported
     const JudgeRunReport second = reopened.judge(judge, queries);
     std::printf("first run: asked %llu (%llu yes); second run: asked %llu, cached %llu; recovery clean: %d\n",
