@@ -23,7 +23,6 @@
 #include <kerec/graph/builder.hpp>
 #include <kerec/graph/feedback.hpp>
 #include <kerec/llm/judgment_store.hpp>
-#include <kerec/llm/queries.hpp>
 #include <kerec/llm/simulated_judge.hpp>
 #include <kerec/pairs/popularity.hpp>
 #include <kerec/pairs/segmented_generator.hpp>
