@@ -123,19 +123,10 @@ int run(J& judge, const Vocabulary<EntityId>& names, const Popularity& pop, cons
     JudgeRunOptions ro;
     ro.batch_size = 64;
     ro.progress = bar.callback();
-    JudgeRunReport total;
-    std::vector<EntityPair> chunk(8192);
-    std::vector<PairQuery> queries;
-    auto cursor = gen.pairs();
     const auto t0 = std::chrono::steady_clock::now();
-    while (std::size_t n = cursor.fill(chunk)) {
-        queries.clear();
-        for (std::size_t i = 0; i < n; ++i)
-            queries.push_back({chunk[i].a, chunk[i].b, std::string(names.name(chunk[i].a)), std::string(names.name(chunk[i].b))});
-        const auto r = store.judge(judge, queries, ro);
-        total.asked += r.asked, total.cached += r.cached, total.yes += r.yes, total.no += r.no, total.unknown += r.unknown;
-        total.lost += r.lost;
-    }
+    // One call: lazy pairs -> named queries -> judge -> store (cached pairs skipped, every
+    // answer appended the moment it arrives).
+    const JudgeRunReport total = judge_pairs(store, judge, gen.pairs(), names, ro, gen.count());
     bar.close();
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const JudgeStats st = stats(judge);

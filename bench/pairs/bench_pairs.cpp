@@ -19,12 +19,15 @@ using namespace kerec;
 
 namespace {
 
-// Popularity from the world's bills: what a caller has (not the hidden shares).
-Popularity bill_popularity(const sim::World& w) {
+// Popularity from the world's bills: what a caller has (not the hidden shares). As counts, or as
+// rates since the entity's first event (rate_window one day), which helps entities that arrived late.
+Popularity bill_popularity(const sim::World& w, double rate_window = 0.0) {
     std::vector<EntityId> item_entity;
     item_entity.reserve(w.items().size());
     for (const auto& it : w.items()) item_entity.push_back(it.entity);
-    return Popularity::from_events(w.events(), item_entity, w.entities().size());
+    PopularityOptions o;
+    o.rate_window = rate_window;
+    return Popularity::from_events(w.events(), item_entity, w.entities().size(), o);
 }
 
 // Traffic share of the hidden directed edges whose (unordered) pair the generator yields.
@@ -36,13 +39,16 @@ double coverage(const SegmentedPairGenerator& g, const sim::World& w) {
 }
 
 // Uniform random pairs at a budget of `share` of all pairs: each pair is kept with probability
-// `share`, so every edge independently (seeded Bernoulli draw per edge).
+// `share`, so every edge independently (seeded Bernoulli draw per edge); mean over 20 seeds, since
+// a few edges carry much of the traffic.
 double random_coverage(double share, const sim::World& w, std::uint64_t seed) {
-    Rng rng(seed);
     double c = 0;
-    for (const auto& e : w.complement_edges())
-        if (rng.bernoulli(share)) c += e.traffic;
-    return c;
+    for (std::uint64_t s = 0; s < 20; ++s) {
+        Rng rng(derive_seed(seed, s));
+        for (const auto& e : w.complement_edges())
+            if (rng.bernoulli(share)) c += e.traffic;
+    }
+    return c / 20.0;
 }
 
 }  // namespace
@@ -94,7 +100,8 @@ TEST_CASE("pair generation throughput") {
 TEST_CASE("traffic-weighted coverage of hidden complements, large world") {
     const auto t0 = std::chrono::steady_clock::now();
     const sim::World w = sim::World::generate(sim::Config::preset("large"));
-    const Popularity pop = bill_popularity(w);
+    const Popularity pop = bill_popularity(w, 86400.0);
+    const Popularity counts = bill_popularity(w);
     fmt::print(stderr, "large world: {} entities, {} edges, {:.1f} s\n", w.entities().size(),
                w.complement_edges().size(),
                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
@@ -107,11 +114,14 @@ TEST_CASE("traffic-weighted coverage of hidden complements, large world") {
     bench::emit("pairs.all.coverage", 1.0, "traffic fraction (every pair)");
 
     double at10 = 0, rnd10 = 0;
+    SegmentedPairOptions o;
+    o.partners = {{all_partners, all_partners, all_partners},
+                  {all_partners, all_partners, all_partners},
+                  {all_partners, all_partners, all_partners}};
+    o.budget = static_cast<std::uint64_t>(0.1 * all);
+    bench::emit("pairs.segmented.counts.coverage_at_10pct", coverage(SegmentedPairGenerator(counts, o), w),
+                "traffic fraction (popularity = bill counts, not rates)");
     for (double pct : {0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0}) {
-        SegmentedPairOptions o;
-        o.partners = {{all_partners, all_partners, all_partners},
-                      {all_partners, all_partners, all_partners},
-                      {all_partners, all_partners, all_partners}};
         o.budget = static_cast<std::uint64_t>(pct / 100.0 * all);
         const SegmentedPairGenerator g(pop, o);
         const double cov = coverage(g, w);
@@ -124,3 +134,58 @@ TEST_CASE("traffic-weighted coverage of hidden complements, large world") {
     bench::emit("pairs.segmented.coverage_at_10pct_vs_random", at10, "traffic fraction; ratio > 1: segmented better",
                 "uniform random pairs", at10 / rnd10);
 }
+
+#ifdef KEREC_BENCH_HTTP
+#include <kerec/llm/judgment_store.hpp>
+#include <kerec/llm/openai_judge.hpp>
+
+#include <filesystem>
+
+#include "llm/loopback_llm_server.hpp"
+
+TEST_CASE("HTTP judge under injected faults (loopback server)") {
+    // Every fault kind of the loopback server (429, 500 twice, slower than the timeout, malformed
+    // body, unparseable prose once or always), 2,000 pairs, 16 requests in flight.
+    test::LoopbackLlmServer server(std::chrono::milliseconds(400), {}, std::chrono::milliseconds(5));
+    const auto path = std::filesystem::temp_directory_path() / fmt::format("kerec_bench_http_{}.log", ::getpid());
+    std::filesystem::remove(path);
+    OpenAIJudgeOptions o;
+    o.endpoint = server.url();
+    o.model = "loopback-model";
+    o.api_key_env.clear();
+    o.concurrency = 16;
+    o.timeout = std::chrono::milliseconds(200);
+    o.backoff_initial = std::chrono::milliseconds(10);
+    o.backoff_max = std::chrono::milliseconds(200);
+    o.max_attempts = 6;
+    OpenAICompatibleJudge judge(o);
+    std::vector<PairQuery> q;
+    for (unsigned i = 0; i < 2000; ++i) {
+        const unsigned a = i, b = 5000 + (i * 13 + i / 10) % 3000;
+        q.push_back({EntityId{a}, EntityId{b}, fmt::format("e{}", a), fmt::format("e{}", b)});
+    }
+    JudgeRunReport rep;
+    {
+        JudgmentStore store(path);
+        JudgeRunOptions ro;
+        ro.batch_size = q.size();
+        rep = store.judge(judge, q, ro);
+    }
+    JudgmentStore reopened(path);
+    std::size_t answered = 0;
+    for (const auto& x : q) answered += reopened.contains(x.pair(), "loopback-model", judge.prompt_version());
+    const auto& st = judge.stats();
+    bench::emit("llm.http.lost", static_cast<double>(q.size() - answered), "judgments (of 2000, injected faults)");
+    bench::emit("llm.http.duplicated", static_cast<double>(rep.duplicate_answers + reopened.superseded()), "judgments");
+    bench::emit("llm.http.judgments_per_s", static_cast<double>(rep.stored) / st.seconds, "judgments/s (16 in flight, 5 ms replies)");
+    bench::emit("llm.http.max_in_flight", server.max_in_flight.load(), "requests (configured 16)");
+    bench::emit("llm.http.injected.rate_limited", static_cast<double>(st.rate_limited), "HTTP 429 retried");
+    bench::emit("llm.http.injected.timeouts", static_cast<double>(st.timeouts), "timeouts retried");
+    bench::emit("llm.http.injected.malformed", static_cast<double>(st.malformed_replies), "malformed bodies retried");
+    bench::emit("llm.http.http_errors", static_cast<double>(st.http_errors), "transport retries in total");
+    bench::emit("llm.http.reasked", static_cast<double>(st.retries), "unparseable answers re-asked");
+    bench::emit("llm.http.unknown", static_cast<double>(st.unknown), "unparseable twice (stored as unknown)");
+    std::filesystem::remove(path);
+    CHECK(answered == q.size());
+}
+#endif

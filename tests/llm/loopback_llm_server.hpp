@@ -26,7 +26,11 @@ public:
     explicit LoopbackLlmServer(std::chrono::milliseconds slow = std::chrono::milliseconds(400), std::string api_key = {},
                                std::chrono::milliseconds delay = std::chrono::milliseconds(0))
         : slow_(slow), delay_(delay), key_(std::move(api_key)) {
-        svr_.new_task_queue = [] { return new httplib::ThreadPool(64); };
+        // Idle keep-alive connections hold a worker each: a large pool and a short idle timeout.
+        svr_.new_task_queue = [] { return new httplib::ThreadPool(128); };
+        svr_.set_keep_alive_timeout(1);
+        svr_.set_tcp_nodelay(true);  // headers and body are separate writes: no Nagle/delayed-ACK stall
+        svr_.set_keep_alive_max_count(1000);
         svr_.Post("/v1/chat/completions", [this](const httplib::Request& req, httplib::Response& res) { handle_(req, res); });
         port_ = svr_.bind_to_any_port("127.0.0.1");
         thread_ = std::thread([this] { svr_.listen_after_bind(); });

@@ -225,6 +225,16 @@ TEST_CASE("simulated judge: noise rates, determinism, retries on malformed repli
     CHECK(st.prompt_tokens > 0);
     o.recall = 1.5;
     CHECK_THROWS_AS(SimulatedJudge(truth, o), InvalidArgument);
+    // A target precision: measured precision lands near it.
+    auto po = SimulatedJudgeOptions::with_precision(0.7, 0.8, pos / (pos + neg));
+    SimulatedJudge precise(truth, po);
+    const auto out4 = precise.judge(qs);
+    double yes = 0, right = 0;
+    for (std::size_t i = 0; i < qs.size(); ++i)
+        if (out4[i].label == Label::yes) yes += 1, right += truth(qs[i].a, qs[i].b) > 0;
+    CHECK(right / yes == doctest::Approx(0.7).epsilon(0.08));
+    CHECK_THROWS_AS(SimulatedJudgeOptions::with_precision(0.01, 1.0, 0.5), InvalidArgument);
+    CHECK_THROWS_AS(SimulatedJudgeOptions::with_precision(0.5, 0.5, 0.0), InvalidArgument);
 }
 
 TEST_CASE("replay judge: groceries judgments, trimmed names, unordered lookups") {
@@ -277,4 +287,57 @@ TEST_CASE("replay judge: bad files are ParseErrors with the line") {
     auto r = ReplayJudge::load(dir / "ok.tsv");
     CHECK(r.size() == 1);
     CHECK(r.lookup("bagels", "cream cheese"));
+}
+
+#include <kerec/sim/world.hpp>
+
+TEST_CASE("simulated judge over the simulator's hidden graph") {
+    const auto world = sim::World::generate(sim::Config::preset("tiny", 5));
+    SimulatedJudgeOptions o;
+    o.recall = 0.9;
+    o.false_positive_rate = 0.0;
+    auto judge = SimulatedJudge::from_world(world, o);
+    std::vector<PairQuery> q;
+    const auto n = static_cast<std::uint32_t>(world.entities().size());
+    for (std::uint32_t a = 0; a < n; ++a)
+        for (std::uint32_t b = 0; b < n; ++b)
+            if (a != b)
+                q.push_back({EntityId{a}, EntityId{b}, std::string(world.entities().name(EntityId{a})),
+                             std::string(world.entities().name(EntityId{b}))});
+    const auto out = judge.judge(q);
+    double tp = 0, fp = 0;
+    for (const auto& j : out) {
+        if (j.label != Label::yes) continue;
+        (world.strength(j.a, j.b) > 0 ? tp : fp) += 1;
+    }
+    const double edges = static_cast<double>(world.complement_edges().size());
+    REQUIRE(edges > 20);
+    CHECK(fp == 0);
+    CHECK(tp / edges == doctest::Approx(0.9).epsilon(0.12));
+}
+
+TEST_CASE("response parser and name sanitizer on random hostile text never misbehave") {
+    const std::vector<std::string> atoms = {"{", "}", "[", "]", "\"", ":", ",", "yes", "no", "是", "否", "不是", "true",
+                                            "false", "```", "```json\n", "\n", " ", "\\", "\\u", "d83d", "0.9", "85%",
+                                            "1e999", "-", "complementary", "confidence", "\xff", "\xc3", "\x00", "\x1b"};
+    Rng rng(12345);
+    std::size_t ok = 0;
+    for (int k = 0; k < 20000; ++k) {
+        std::string s;
+        const auto len = rng.uniform_int(std::uint64_t{12});
+        for (std::uint64_t i = 0; i < len; ++i) s += atoms[rng.uniform_int(atoms.size())];
+        const ParsedAnswer a = parse_answer(s);
+        if (a.ok) {
+            ++ok;
+            CHECK((a.label == Label::yes || a.label == Label::no));
+            CHECK((a.confidence >= 0.0f && a.confidence <= 1.0f));
+        } else {
+            CHECK(a.label == Label::unknown);
+            CHECK_FALSE(a.error.empty());
+        }
+        const std::string clean = sanitize_name(s, 40);
+        CHECK(valid_utf8(clean));
+        CHECK(clean.size() <= 40);
+    }
+    CHECK(ok > 0);
 }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <kerec/core/io.hpp>
+#include <kerec/core/random.hpp>
 #include <kerec/core/record_log.hpp>
 #include <kerec/llm/judgment_store.hpp>
 #include <kerec/llm/replay_judge.hpp>
@@ -99,6 +100,12 @@ TEST_CASE("record log: round trip, torn tail at every byte, corruption, foreign 
         CHECK(log.records() == 0);
         CHECK(log.recovery().problem == "torn file header");
     }
+    {
+        RecordLog writer(p);
+        CHECK_THROWS_AS(RecordLog{p}, IoError);  // a second appender is refused
+        CHECK_NOTHROW(read_all(p));              // readers are not
+    }
+    CHECK_NOTHROW(RecordLog{p});  // released on close
     RecordLogOptions o;
     o.fsync = FsyncPolicy::every_record;
     o.max_record_bytes = 10;
@@ -261,30 +268,32 @@ TEST_CASE("judgment store: judging through the store skips cached pairs and surv
     ::waitpid(pid, &status, 0);
     append_raw(p, std::string("\x40\0\0\0garbage", 11));  // and a torn record on top
 
-    JudgmentStore store(p);
-    CHECK_FALSE(store.recovery().clean());
-    const std::size_t before = store.size();
-    CHECK(before > 0);
-    CHECK(before < q.size());
-    SimulatedJudge judge(truth);
-    std::vector<Progress> seen;
-    JudgeRunOptions ro;
-    ro.progress = [&](const Progress& pr) { seen.push_back(pr); };
-    std::vector<PairQuery> with_dups = q;
-    with_dups.insert(with_dups.end(), q.begin(), q.begin() + 10);
-    const auto rep = store.judge(judge, with_dups, ro);
-    CHECK(rep.requested == q.size() + 10);
-    CHECK(rep.duplicates == 10);
-    CHECK(rep.cached == before);
-    CHECK(rep.asked == q.size() - before);
-    CHECK(judge.stats().queries == rep.asked);  // nothing asked twice
-    CHECK(rep.lost == 0);
-    CHECK(rep.duplicate_answers == 0);
-    CHECK(rep.yes + rep.no + rep.unknown == rep.asked);
-    CHECK(store.size() == q.size());
-    CHECK(store.superseded() == 0);
-    REQUIRE_FALSE(seen.empty());
-    CHECK(seen.back().done == rep.asked);
+    {
+        JudgmentStore store(p);
+        CHECK_FALSE(store.recovery().clean());
+        const std::size_t before = store.size();
+        CHECK(before > 0);
+        CHECK(before < q.size());
+        SimulatedJudge judge(truth);
+        std::vector<Progress> seen;
+        JudgeRunOptions ro;
+        ro.progress = [&](const Progress& pr) { seen.push_back(pr); };
+        std::vector<PairQuery> with_dups = q;
+        with_dups.insert(with_dups.end(), q.begin(), q.begin() + 10);
+        const auto rep = store.judge(judge, with_dups, ro);
+        CHECK(rep.requested == q.size() + 10);
+        CHECK(rep.duplicates == 10);
+        CHECK(rep.cached == before);
+        CHECK(rep.asked == q.size() - before);
+        CHECK(judge.stats().queries == rep.asked);  // nothing asked twice
+        CHECK(rep.lost == 0);
+        CHECK(rep.duplicate_answers == 0);
+        CHECK(rep.yes + rep.no + rep.unknown == rep.asked);
+        CHECK(store.size() == q.size());
+        CHECK(store.superseded() == 0);
+        REQUIRE_FALSE(seen.empty());
+        CHECK(seen.back().done == rep.asked);
+    }
     // Reloaded, everything is cached.
     JudgmentStore again(p);
     CHECK(again.recovery().clean());
@@ -336,4 +345,69 @@ TEST_CASE("judgment store: unknown answers are stored, re-asked on request; bad 
     const auto rep3 = store.judge(silent, q);
     CHECK(rep3.lost == q.size());
     CHECK(rep3.stored == 0);
+}
+
+TEST_CASE("record log: random truncation and corruption always yield a prefix of what was written") {
+    test::TempDir dir("rfuzz");
+    const auto p = dir / "log";
+    std::vector<std::string> written;
+    {
+        RecordLog log(p);
+        Rng rng(1);
+        for (int i = 0; i < 200; ++i) {
+            std::string r(static_cast<std::size_t>(rng.uniform_int(std::uint64_t{300})), '\0');
+            for (auto& c : r) c = static_cast<char>(rng.uniform_int(std::uint64_t{256}));
+            log.append(r);
+            written.push_back(r);
+        }
+    }
+    const std::string full = read_file(p);
+    Rng rng(2);
+    for (int trial = 0; trial < 300; ++trial) {
+        std::string bytes = full;
+        if (trial % 2) bytes.resize(RecordLog::header_bytes + rng.uniform_int(bytes.size() - RecordLog::header_bytes));
+        const int flips = static_cast<int>(rng.uniform_int(std::uint64_t{3}));
+        for (int f = 0; f < flips && bytes.size() > RecordLog::header_bytes; ++f)
+            bytes[RecordLog::header_bytes + rng.uniform_int(bytes.size() - RecordLog::header_bytes)] ^=
+                static_cast<char>(1 + rng.uniform_int(std::uint64_t{255}));
+        write_file_atomic(p, bytes);
+        RecordLogRecovery rec;
+        const auto got = read_all(p, &rec);
+        REQUIRE(got.size() <= written.size());
+        for (std::size_t i = 0; i < got.size(); ++i) CHECK(got[i] == written[i]);
+        CHECK(rec.valid_bytes + rec.skipped_bytes == bytes.size());
+        if (bytes == full) CHECK(got.size() == written.size());
+    }
+}
+
+#include <kerec/pairs/segmented_generator.hpp>
+
+TEST_CASE("judge_pairs: a lazy pair range through the store in one call, with progress") {
+    test::TempDir dir("jpairs");
+    Vocabulary<EntityId> names;
+    for (int i = 0; i < 80; ++i) names.add("entity " + std::to_string(i));
+    std::vector<double> pop(80);
+    for (std::size_t i = 0; i < pop.size(); ++i) pop[i] = 1.0 / static_cast<double>(i + 1);
+    const SegmentedPairGenerator gen{Popularity(pop)};
+    JudgmentStore store(dir / "s.log");
+    SimulatedJudge judge(truth);
+    std::uint64_t last_done = 0, calls = 0;
+    JudgeRunOptions ro;
+    ro.progress = [&](const Progress& p) {
+        CHECK(p.done >= last_done);
+        last_done = p.done;
+        ++calls;
+    };
+    const auto rep = judge_pairs(store, judge, gen.pairs(), names, ro, gen.count(), 100);
+    CHECK(rep.requested == gen.count());
+    CHECK(rep.asked == gen.count());
+    CHECK(rep.lost == 0);
+    CHECK(store.size() == gen.count());
+    CHECK(last_done == gen.count());
+    CHECK(calls >= 2);
+    const auto again = judge_pairs(store, judge, gen.pairs(), names);
+    CHECK(again.asked == 0);
+    CHECK(again.cached == gen.count());
+    std::vector<EntityPair> bad{{EntityId{1}, EntityId{500}}};
+    CHECK_THROWS_AS(make_queries(bad, names), InvalidArgument);
 }

@@ -92,6 +92,19 @@ TEST_CASE("popularity: counts, exponential decay, ranks, unmapped and bad input"
     o.now = 200;  // explicit reference time
     CHECK(Popularity::from_events(ev, item_entity, 3, o).score(EntityId{0}) == doctest::Approx(0.5));
 
+    // Rates: entity 1 was seen from t = 0 (3 bills over 200 s), entity 0 from t = 100 (2 over 100 s).
+    PopularityOptions rate;
+    rate.rate_window = 10.0;
+    rate.now = 200;
+    auto r = Popularity::from_events(ev, item_entity, 3, rate);
+    CHECK(r.score(EntityId{1}) == doctest::Approx(3.0 / 200.0));
+    CHECK(r.score(EntityId{0}) == doctest::Approx(2.0 / 100.0));
+    CHECK(r.rank(EntityId{0}) == 0);
+    rate.now = 105;  // a window longer than the age
+    CHECK(Popularity::from_events(ev, item_entity, 3, rate).score(EntityId{0}) == doctest::Approx(2.0 / 10.0));
+    rate.rate_window = -1;
+    CHECK_THROWS_AS(Popularity::from_events(ev, item_entity, 3, rate), InvalidArgument);
+
     o.half_life = std::numeric_limits<double>::quiet_NaN();
     CHECK_THROWS_AS(Popularity::from_events(ev, item_entity, 3, o), InvalidArgument);
     add(9, 0);  // item outside the mapping

@@ -6,7 +6,8 @@
 // most one torn record at the end. Opening scans every frame: the first frame that is short,
 // oversized or fails its checksum ends the valid prefix; it and everything after it are reported
 // (RecordLogRecovery) and, when the log is opened for appending, truncated away so new records
-// follow the intact prefix. Durability against power loss follows FsyncPolicy.
+// follow the intact prefix. Durability against power loss follows FsyncPolicy. An appender holds
+// an exclusive flock(2) on the file, so two writers cannot interleave records.
 // Open O(file bytes); append O(record bytes), no allocation once the frame buffer has grown.
 #pragma once
 
@@ -20,6 +21,7 @@
 #include <utility>
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -83,6 +85,11 @@ public:
         fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
         if (fd_ < 0) throw IoError(path_.string(), "open for appending", errno);
         try {
+            // One appender at a time (released by close or by the process dying).
+            if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+                if (errno == EWOULDBLOCK) throw IoError(path_.string(), "is open for appending elsewhere (locked)");
+                throw IoError(path_.string(), "flock", errno);
+            }
             struct ::stat st {};
             if (::fstat(fd_, &st) != 0) throw IoError(path_.string(), "fstat", errno);
             if (S_ISDIR(st.st_mode)) throw IoError(path_.string(), "is a directory, expected a file");
@@ -175,6 +182,7 @@ public:
     }
 
     const RecordLogRecovery& recovery() const noexcept { return recovery_; }
+    const RecordLogOptions& options() const noexcept { return options_; }
     std::uint64_t records() const noexcept { return records_; }
     std::uint64_t size_bytes() const noexcept { return size_; }
     const std::filesystem::path& path() const noexcept { return path_; }

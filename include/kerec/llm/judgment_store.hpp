@@ -6,7 +6,8 @@
 // (ordered pair, model, prompt version): judge() asks the judge only for pairs it does not hold.
 // Several models combine per pair by majority (yes > no) or by confidence-weighted vote
 // (sum of +-confidence); consistency() counts A->B vs B->A disagreements of one model.
-// Load O(log bytes); lookup O(1) expected; consensus O(judgments log judgments).
+// One process appends to a store at a time; the object is not thread-safe (judges call back on
+// the calling thread). Load O(log bytes); lookup O(1) expected; consensus O(judgments log judgments).
 #pragma once
 
 #include <algorithm>
@@ -181,7 +182,7 @@ public:
                 for (std::size_t i = 0; i < out.size(); ++i) accept(i, std::move(out[i]));
             }
             rep.lost += static_cast<std::uint64_t>(std::count(answered.begin(), answered.end(), 0));
-            log_.sync();
+            if (log_.options().fsync != FsyncPolicy::never) log_.sync();  // durable batch by batch
         }
         progress.finish(pending.size() - rep.lost);
         rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -358,5 +359,49 @@ private:
     std::filesystem::path path_;
     RecordLog log_;  // last: its constructor replays records into the members above
 };
+
+/// The queries for `pairs`, named from `names` (InvalidArgument for an id outside it).
+inline std::vector<PairQuery> make_queries(std::span<const EntityPair> pairs, const Vocabulary<EntityId>& names) {
+    std::vector<PairQuery> q;
+    q.reserve(pairs.size());
+    for (const auto& p : pairs) q.push_back({p.a, p.b, std::string(names.name(p.a)), std::string(names.name(p.b))});
+    return q;
+}
+
+/// Judge every pair of a (possibly huge, lazy) range through `store`: the pairs are named from
+/// `names` and judged in chunks of `chunk` pairs with JudgmentStore::judge (cached pairs skipped,
+/// every answer persisted on arrival). Progress is reported over the whole range ("judging
+/// pairs", done = pairs handled so far, total = `total_hint` when known). Returns the summed report.
+template <Judge J, class PairRange>
+JudgeRunReport judge_pairs(JudgmentStore& store, J& judge, PairRange&& pairs, const Vocabulary<EntityId>& names,
+                           const JudgeRunOptions& options = {}, std::uint64_t total_hint = 0, std::size_t chunk = 4096) {
+    if (chunk == 0) throw InvalidArgument("judge_pairs: chunk must be > 0");
+    const auto start = std::chrono::steady_clock::now();
+    JudgeRunReport sum;
+    std::vector<EntityPair> buf;
+    buf.reserve(chunk);
+    ProgressThrottle progress(options.progress, "judging pairs", total_hint);
+    JudgeRunOptions inner = options;
+    inner.progress = {};
+    std::uint64_t handled = 0;
+    auto flush = [&] {
+        const auto q = make_queries(buf, names);
+        const JudgeRunReport r = store.judge(judge, q, inner);
+        sum.requested += r.requested, sum.duplicates += r.duplicates, sum.cached += r.cached, sum.asked += r.asked;
+        sum.stored += r.stored, sum.yes += r.yes, sum.no += r.no, sum.unknown += r.unknown, sum.lost += r.lost;
+        sum.duplicate_answers += r.duplicate_answers;
+        handled += buf.size();
+        progress.update(handled);
+        buf.clear();
+    };
+    for (const EntityPair& p : pairs) {
+        buf.push_back(p);
+        if (buf.size() == chunk) flush();
+    }
+    if (!buf.empty()) flush();
+    progress.finish(handled);
+    sum.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return sum;
+}
 
 }  // namespace kerec

@@ -210,6 +210,7 @@ private:
         t->easy = curl_easy_init();
         if (!t->easy) throw IoError(opt_.endpoint, "curl_easy_init failed");
         t->headers = curl_slist_append(t->headers, "Content-Type: application/json");
+        t->headers = curl_slist_append(t->headers, "Expect:");  // no 100-continue round trip for >1 KiB bodies
         if (!api_key_.empty()) t->headers = curl_slist_append(t->headers, ("Authorization: Bearer " + api_key_).c_str());
         curl_easy_setopt(t->easy, CURLOPT_URL, opt_.endpoint.c_str());
         curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, t->headers);

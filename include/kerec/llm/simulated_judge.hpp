@@ -2,7 +2,8 @@
 //
 // Stands in for the paper's LLM when the truth is known (the simulator's hidden complementary
 // graph): for pair (a, b) with hidden strength s(a, b) > 0 it says yes with probability `recall`,
-// otherwise with probability `false_positive_rate`. The draw is a hash of (seed, a, b), so the
+// otherwise with probability `false_positive_rate` (with_precision() derives it from a target
+// precision and the share of true pairs). The draw is a hash of (seed, a, b), so the
 // same question always gets the same answer, whatever the batch. Answers are written as real
 // models write them (JSON, fenced JSON, plain yes/no with a confidence, Chinese 是/否, or, with
 // probability `malformed_rate`, unusable prose) and go through parse_answer() with one retry, so
@@ -40,6 +41,24 @@ struct SimulatedJudgeOptions {
     std::uint64_t seed = 42;
     std::string model = "sim-judge";
     PromptTemplate prompt = PromptTemplate::default_template();
+
+    /// Options whose expected precision and recall are the given ones when a share
+    /// `positive_share` of the asked pairs is truly complementary:
+    /// false_positive_rate = recall * s * (1 - precision) / (precision * (1 - s)).
+    static SimulatedJudgeOptions with_precision(double precision, double recall, double positive_share) {
+        if (!(precision > 0.0 && precision <= 1.0) || !(recall >= 0.0 && recall <= 1.0) ||
+            !(positive_share > 0.0 && positive_share < 1.0))
+            throw InvalidArgument(fmt::format("SimulatedJudgeOptions::with_precision({}, {}, {}): expected precision in "
+                                              "(0, 1], recall in [0, 1], positive share in (0, 1)",
+                                              precision, recall, positive_share));
+        SimulatedJudgeOptions o;
+        o.recall = recall;
+        o.false_positive_rate = recall * positive_share * (1.0 - precision) / (precision * (1.0 - positive_share));
+        if (o.false_positive_rate > 1.0)
+            throw InvalidArgument(fmt::format("SimulatedJudgeOptions::with_precision: precision {} is unreachable at "
+                                              "recall {} with {} positives", precision, recall, positive_share));
+        return o;
+    }
 };
 
 class SimulatedJudge {

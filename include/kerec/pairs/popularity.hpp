@@ -2,7 +2,8 @@
 //
 // The paper's "entity popularity" that drives segmented pair generation. Each event of item i at
 // time t adds  w_kind * 2^(-(now - t) / half_life)  to the score of entity(i) (no decay when
-// half_life = 0; events after `now` count with weight w_kind). Entities are then ranked by score
+// half_life = 0; events after `now` count with weight w_kind); with a rate window W the sum is
+// divided by max(now - first event of the entity, W), a rate for late arrivals. Entities are ranked by score
 // (descending, ties by id): rank 0 is the most popular. Build O(events + n log n), lookups O(1).
 #pragma once
 
@@ -32,6 +33,10 @@ struct PopularityOptions {
     double bill_weight = 1.0;
     double exposure_weight = 0.0;
     double click_weight = 0.0;
+    /// When > 0, scores become rates: score / max(now - first event of the entity, rate_window),
+    /// so an entity that arrived late (cold start) is not ranked low for having had less time.
+    /// Same unit as Event::time. 0 = plain (decayed) counts.
+    double rate_window = 0.0;
 };
 
 class Popularity {
@@ -56,6 +61,8 @@ public:
                                   std::size_t entity_count, const PopularityOptions& options = {}) {
         if (std::isnan(options.half_life) || options.half_life < 0.0 || std::isinf(options.half_life))
             throw InvalidArgument(fmt::format("Popularity: half_life = {} (expected finite and >= 0)", options.half_life));
+        if (!std::isfinite(options.rate_window) || options.rate_window < 0.0)
+            throw InvalidArgument(fmt::format("Popularity: rate_window = {} (expected finite and >= 0)", options.rate_window));
         for (double w : {options.bill_weight, options.exposure_weight, options.click_weight})
             if (!std::isfinite(w) || w < 0.0)
                 throw InvalidArgument(fmt::format("Popularity: event weight {} (expected finite and >= 0)", w));
@@ -68,6 +75,8 @@ public:
             }
         }
         std::vector<double> scores(entity_count, 0.0);
+        std::vector<std::int64_t> first;
+        if (options.rate_window > 0.0) first.assign(entity_count, std::numeric_limits<std::int64_t>::max());
         const double inv_half = options.half_life > 0.0 ? 1.0 / options.half_life : 0.0;
         std::uint64_t unmapped = 0;
         for (std::size_t k = 0; k < events.size(); ++k) {
@@ -83,6 +92,7 @@ public:
             if (ent.index() >= entity_count)
                 throw InvalidArgument(fmt::format("Popularity: item {} maps to entity {} (expected < {})", e.item, ent,
                                                   entity_count));
+            if (!first.empty()) first[ent.index()] = std::min(first[ent.index()], e.time);
             double w = 0.0;
             switch (e.kind) {
                 case EventKind::bill: w = options.bill_weight; break;
@@ -94,6 +104,10 @@ public:
                 w *= std::exp2(-static_cast<double>(now - e.time) * inv_half);
             scores[ent.index()] += w;
         }
+        if (!first.empty())
+            for (std::size_t i = 0; i < entity_count; ++i)
+                if (scores[i] > 0.0)
+                    scores[i] /= std::max(static_cast<double>(now) - static_cast<double>(first[i]), options.rate_window);
         Popularity p(std::move(scores));
         p.unmapped_ = unmapped;
         return p;

@@ -6,8 +6,9 @@
 // = every one), so tail entities can be paired only against the head, never tail x tail. In rank
 // coordinates every row i is then a few contiguous column ranges, which makes the pair set a lazy
 // range: nothing quadratic is ever stored. A budget B keeps the B candidate pairs of highest expected
-// traffic p(a) p(b)^g + p(b) p(a)^g (p = popularity share, g = partner_exponent; monotone in both
-// ranks, so the kept set is a staircase found by bisection on the threshold, ties in generation order).
+// traffic T = p(a) p(b)^g (ordered; unordered adds p(b) p(a)^g; p = popularity share, g =
+// partner_exponent); T is monotone in both ranks, so the kept set is a staircase found by
+// bisection on the threshold, ties broken in generation order.
 // Already-judged pairs are excluded, incremental mode keeps only pairs touching new entities,
 // shard k of n is the k-th contiguous slice of the deterministic order (rank-major, then column).
 // Build O(n * segments * 64 + excluded log excluded); count() O(1); iteration O(1) per pair, no
@@ -55,10 +56,10 @@ struct SegmentedPairOptions {
     bool ordered = false;
     /// Keep at most this many pairs, the ones of highest expected traffic; 0 = no budget.
     std::uint64_t budget = 0;
-    /// Exponent g of the expected traffic of a pair, p(a) p(b)^g + p(b) p(a)^g with p the
-    /// popularity shares: the traffic a -> b is a's traffic times the chance that b is one of
-    /// a's complements, which grows with b's popularity but less than linearly. g = 1 ranks by
-    /// p(a) p(b); g = 0 by p(a) + p(b). Must be in [0, 1].
+    /// Exponent g of the expected traffic of a pair, with p the popularity shares: the traffic
+    /// a -> b is a's traffic times the chance that b is one of a's complements, which grows with
+    /// b's popularity: T(a -> b) = p(a) p(b)^g (ordered), T({a, b}) = p(a) p(b)^g + p(b) p(a)^g
+    /// (unordered). g = 1 ranks by p(a) p(b); g = 0 by p(a) alone / p(a) + p(b). In [0, 4].
     double partner_exponent = 1.0;
     /// Incremental mode: only pairs with at least one entity in new_entities.
     bool incremental = false;
@@ -74,7 +75,8 @@ struct PairSegment {
 
 class SegmentedPairGenerator;
 
-/// A slice [first, last) of a generator's pair order; a single-pass input range.
+/// A slice [first, last) of a generator's pair order; a single-pass input range. It refers to its
+/// generator, which must outlive it. Several cursors (e.g. one shard per thread) may run at once.
 class PairCursor {
 public:
     PairCursor() = default;
@@ -132,8 +134,8 @@ public:
             pop_[r] = total > 0.0 ? popularity.score(by_rank_[r]) / total : 0.0;
             rank_of_[by_rank_[r].index()] = r;
         }
-        if (!(opt_.partner_exponent >= 0.0 && opt_.partner_exponent <= 1.0))
-            throw InvalidArgument(fmt::format("SegmentedPairGenerator: partner_exponent = {} (expected in [0, 1])",
+        if (!(opt_.partner_exponent >= 0.0 && opt_.partner_exponent <= 4.0))
+            throw InvalidArgument(fmt::format("SegmentedPairGenerator: partner_exponent = {} (expected in [0, 4])",
                                               opt_.partner_exponent));
         powg_.resize(n_);
         for (std::uint32_t r = 0; r < n_; ++r) powg_[r] = pop_[r] > 0.0 ? std::pow(pop_[r], opt_.partner_exponent) : 0.0;
@@ -172,7 +174,7 @@ public:
     std::span<const PairSegment> segments() const noexcept { return segments_; }
     /// Effective partner count of segment s against segment t (clipped to t's size).
     std::uint32_t partners(std::size_t s, std::size_t t) const { return k_.at(s * segments_.size() + t); }
-    /// Expected traffic of a pair (the budget's priority): p(a) p(b)^g + p(b) p(a)^g.
+    /// Expected traffic of a pair (the budget's priority): p(a) p(b)^g, unordered + p(b) p(a)^g.
     double expected_traffic(EntityPair p) const {
         return priority_(rank_of_.at(p.a.index()), rank_of_.at(p.b.index()));
     }
@@ -217,7 +219,7 @@ private:
     using Range = PairCursor::Range;
 
     double priority_(std::uint32_t i, std::uint32_t j) const noexcept {
-        return pop_[i] * powg_[j] + pop_[j] * powg_[i];
+        return opt_.ordered ? pop_[i] * powg_[j] : pop_[i] * powg_[j] + pop_[j] * powg_[i];
     }
 
     void make_segments_() {
