@@ -405,3 +405,44 @@ TEST_CASE("sim world: silver-trained CRF finds held-out forms the dictionary can
             }
     CHECK(static_cast<double>(true_forms) >= 0.7 * static_cast<double>(cands.size()));
 }
+
+namespace {
+// A caller's own extractor: every capitalised word is a mention of entity 7.
+struct CapitalisedWords {
+    void extract(std::string_view text, std::vector<Mention>& out) const {
+        for (std::size_t i = 0; i < text.size();) {
+            if (text[i] >= 'A' && text[i] <= 'Z' && (i == 0 || text[i - 1] == ' ')) {
+                std::size_t e = i;
+                while (e < text.size() && text[e] != ' ') ++e;
+                out.push_back(Mention{EntityId(7), static_cast<std::uint32_t>(i), static_cast<std::uint32_t>(e), 0.5f,
+                                      MentionSource::external});
+                i = e;
+            } else {
+                ++i;
+            }
+        }
+    }
+};
+struct NotAnExtractor {
+    void extract(std::string_view) {}
+};
+}  // namespace
+
+TEST_CASE("extractor concept: caller types plug into scoring") {
+    static_assert(Extractor<CapitalisedWords>);
+    static_assert(!Extractor<NotAnExtractor>);
+    static_assert(!Extractor<int>);
+    CapitalisedWords x;
+    PrecisionRecall pr;
+    std::vector<Mention> scratch;
+    const std::pair<std::uint32_t, std::uint32_t> gold[] = {{5, 10}, {11, 14}};
+    score_extractor(x, "some Salsa Dip here", gold, pr, scratch);
+    CHECK(pr.tp == 2);
+    CHECK(pr.fp == 0);
+    CHECK(pr.fn == 0);
+    score_extractor(x, "Salsa dip", gold, pr, scratch);  // predicted [0,5): one fp, two fn
+    CHECK(pr.tp == 2);
+    CHECK(pr.fp == 1);
+    CHECK(pr.fn == 2);
+    CHECK(pr.f1() == doctest::Approx(2.0 * (2.0 / 3) * 0.5 / (2.0 / 3 + 0.5)));
+}

@@ -124,6 +124,7 @@ public:
             out.push_back(TaggedSpan{tk[b].src_begin, tk[e - 1].src_end, b, e, static_cast<float>(std::exp(lp))});
         }
     }
+    /// Same, with the tagger's own workspace (not thread-safe: use one Workspace per thread).
     void tag(std::string_view text, std::vector<TaggedSpan>& out) { tag(text, out, ws_); }
 
     /// The single most probable entity span of `text` (at most `max_tokens` tokens) by exact span
@@ -150,7 +151,7 @@ public:
         return true;
     }
 
-    /// Extractor concept: spans as unlinked mentions (entity invalid, source crf).
+    /// Extractor concept: spans as unlinked mentions (entity invalid, source crf). Not thread-safe.
     void extract(std::string_view text, std::vector<Mention>& out) {
         tag(text, ws_.tagged, ws_);
         for (const auto& s : ws_.tagged) out.push_back(Mention{EntityId{}, s.begin, s.end, s.confidence, MentionSource::crf});
