@@ -28,6 +28,7 @@
 #include <kerec/core/progress.hpp>
 #include <kerec/core/vocabulary.hpp>
 #include <kerec/entity/dictionary.hpp>
+#include <kerec/entity/head.hpp>
 #include <kerec/entity/linker.hpp>
 
 using namespace kerec;
@@ -36,7 +37,10 @@ namespace {
 
 struct Options {
     std::filesystem::path data;
-    std::uint64_t min_count = 8;
+    std::uint64_t min_count = 5;
+    double min_head_share = 0.1;
+    double word_dropout = 0.3;
+    int rounds = 2;
     bool json = false;
 };
 
@@ -50,6 +54,9 @@ Options parse(int argc, char** argv) {
         };
         if (a == "--data") o.data = value();
         else if (a == "--min-count") o.min_count = std::stoull(value());
+        else if (a == "--min-head-share") o.min_head_share = std::stod(value());
+        else if (a == "--word-dropout") o.word_dropout = std::stod(value());
+        else if (a == "--rounds") o.rounds = std::stoi(value());
         else if (a == "--json") o.json = true;
         else if (a == "--help" || a == "-h") {
             std::puts("usage: instacart_entities --data DIR [--min-count N] [--json]\n"
@@ -154,71 +161,65 @@ int main(int argc, char** argv) try {
     const std::size_t seed_entities = entities.size();
     DictionaryOptions dict_options;
     dict_options.normalizer = folding;
-    auto seed_dict = std::make_shared<DictionaryExtractor>(DictionaryExtractor::build(forms, dict_options));
+    const HeadFinder heads({}, folding);
 
-    const auto t0 = std::chrono::steady_clock::now();
-    // Seed alone: dictionary matches.
-    std::vector<std::vector<EntityId>> found(products.size());
+    // Each product gathers under the entity of its head mention (the unified concept term: what
+    // the item is); the seed is scored both that way and with every mention.
+    std::vector<std::vector<EntityId>> found(products.size()), found_all(products.size());
     std::vector<Mention> ms;
-    DictionaryExtractor::Workspace dws;
-    for (std::size_t p = 0; p < products.size(); ++p) {
-        ms.clear();
-        seed_dict->extract(titles[p], ms, dws);
-        entities_of(ms, found[p]);
-    }
-    const Scores seed = score(products, found);
-
-    // CRF on the seed's silver labels.
-    CrfOptions crf_options;
-    crf_options.normalizer = folding;
-    auto tagger = std::make_shared<CrfTagger>(crf_options, seed_dict);
-    const auto train = tagger->train(silver_examples(*seed_dict, titles), bar.callback());
-    bar.close();
-
-    // Pass 1: tag every title; spans that link to nothing are counted by their head word.
-    auto linker = std::make_shared<EntityLinker>(folding);
-    linker->add_all(forms);
-    EntityPipeline first(seed_dict, tagger, linker);
-    CandidateDiscovery heads;
     NormalizedText norm;
-    for (std::size_t p = 0; p < products.size(); ++p) {
-        ms.clear();
-        first.extract(titles[p], ms);
-        for (const Mention& m : ms) {
-            if (m.entity.valid()) continue;
-            normalizer.normalize(titles[p].substr(m.begin, m.end - m.begin), norm);
-            if (norm.tokens().empty()) continue;
-            const auto& last = norm.tokens().back();
-            const std::string_view head = norm.text().substr(last.norm_begin, last.norm_end - last.norm_begin);
-            if (head.size() >= 3 && !generic.count(head) && !(head[0] >= '0' && head[0] <= '9'))
-                heads.add(head, titles[p].substr(m.begin, m.end - m.begin), m.score);
+    auto assign_head = [&](std::size_t p, const EntityLinker& linker) {
+        normalizer.normalize(titles[p], norm);
+        const HeadChoice h = choose_head(ms, norm, heads, &linker);
+        found[p].clear();
+        if (h.entity.valid()) found[p].push_back(h.entity);
+    };
+    {
+        const DictionaryExtractor seed_dict = DictionaryExtractor::build(forms, dict_options);
+        EntityLinker seed_linker(folding);
+        seed_linker.add_all(forms);
+        DictionaryExtractor::Workspace dws;
+        for (std::size_t p = 0; p < products.size(); ++p) {
+            ms.clear();
+            seed_dict.extract(titles[p], ms, dws);
+            entities_of(ms, found_all[p]);
+            assign_head(p, seed_linker);
         }
     }
-    // Recurring heads become new entities, matched by the dictionary from now on.
-    const auto candidates = heads.candidates(opt.min_count);
-    for (const auto& c : candidates) forms.emplace_back(c.form, entities.add(c.form));
-    auto dict = std::make_shared<DictionaryExtractor>(DictionaryExtractor::build(forms, dict_options));
-    linker = std::make_shared<EntityLinker>(folding);
-    linker->add_all(forms);
-    PipelineOptions final_options;
-    final_options.link_by_head = true;
-    final_options.keep_unlinked = false;
-    EntityPipeline pipeline(dict, tagger, linker, final_options);
+    const Scores seed_all = score(products, found_all);
+    const Scores seed = score(products, found);
 
-    // Pass 2: the final extraction.
+    // Self-training: silver labels of the dictionary -> CRF -> head words of the titles' head
+    // mentions that link to nothing -> new entities -> retrain on the extended dictionary.
+    SelfTrainingOptions st;
+    st.dictionary = dict_options;
+    st.crf.normalizer = folding;
+    st.crf.word_dropout = opt.word_dropout;
+    st.pipeline.at_least_one = true;   // every catalogue item is some product
+    st.pipeline.link_by_head = true;
+    st.rounds = opt.rounds;
+    st.min_count = opt.min_count;
+    st.min_head_share = opt.min_head_share;
+    const auto t0 = std::chrono::steady_clock::now();
+    const SelfTrainedExtractor model = self_train(entities, forms, titles, st, bar.callback());
+    bar.close();
+    const double train_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+    // The final extraction: dictionary + CRF + discovered entities, one head entity per title.
+    EntityPipeline pipeline = model.pipeline();
     const auto t1 = std::chrono::steady_clock::now();
-    std::unordered_map<std::uint32_t, std::vector<std::uint32_t>> titles_of;
     for (std::size_t p = 0; p < products.size(); ++p) {
         ms.clear();
         pipeline.extract(titles[p], ms);
-        entities_of(ms, found[p]);
-        for (EntityId e : found[p])
-            if (e.index() >= seed_entities) titles_of[e.value()].push_back(static_cast<std::uint32_t>(p));
+        assign_head(p, *model.linker);
     }
     const double extract_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
-    const double total_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const Scores final_scores = score(products, found);
-    const std::size_t discovered = entities.size() - seed_entities;
+    const std::size_t discovered = model.entities.size() - seed_entities;
+    std::unordered_map<std::uint32_t, std::vector<std::uint32_t>> titles_of;
+    for (std::size_t p = 0; p < products.size(); ++p)
+        for (EntityId e : found[p])
+            if (e.index() >= seed_entities) titles_of[e.value()].push_back(static_cast<std::uint32_t>(p));
 
     if (opt.json) {
         auto fig = [](std::string_view name, double v, std::string_view unit) {
@@ -234,25 +235,29 @@ int main(int argc, char** argv) try {
     }
     fmt::print("Instacart catalogue: {} titles, {} aisles (aisles used for scoring only)\n\n", products.size(),
                aisle_names.size() - 1);
-    fmt::print("  {:<44} {:>10} {:>10} {:>10}\n", "", "coverage", "purity", "entities");
-    fmt::print("  {:<44} {:>9.1f}% {:>10.3f} {:>10}\n", "seed dictionary (aisle words)", 100 * seed.coverage, seed.purity,
-               seed_entities);
-    fmt::print("  {:<44} {:>9.1f}% {:>10.3f} {:>10}\n", "dictionary + CRF + discovered entities", 100 * final_scores.coverage,
-               final_scores.purity, entities.size());
-    fmt::print("\n  CRF trained on {} silver titles ({} tokens); {} new entities from recurring unlinked heads (>= {}x)\n",
-               train.examples, train.tokens, discovered, opt.min_count);
-    fmt::print("  final extraction: {:.0f} titles/s (one core); whole run {:.1f} s\n", static_cast<double>(products.size()) / extract_s,
-               total_s);
-    fmt::print("\n  sample of discovered entities, with their titles:\n");
-    std::size_t shown = 0;
-    for (const auto& c : candidates) {
-        const auto id = entities.find(c.form);
+    fmt::print("  {:<50} {:>9} {:>7} {:>9}\n", "", "coverage", "purity", "entities");
+    auto row = [](std::string_view what, const Scores& s, std::size_t n) {
+        fmt::print("  {:<50} {:>8.1f}% {:>7.3f} {:>9}\n", what, 100 * s.coverage, s.purity, n);
+    };
+    row("seed dictionary, every mention", seed_all, seed_entities);
+    row("seed dictionary, head mention", seed, seed_entities);
+    row("dictionary + CRF + discovered, head mention", final_scores, model.entities.size());
+    fmt::print("\n  entities: {} seed + {} discovered (head words heading >= {} titles, head share >= {})\n",
+               seed_entities, discovered, opt.min_count, opt.min_head_share);
+    for (std::size_t r = 0; r < model.rounds.size(); ++r)
+        fmt::print("  round {}: CRF on {} silver titles ({:.1f} s), {} new entities\n", r + 1,
+                   model.rounds[r].silver_examples, model.rounds[r].crf_seconds, model.rounds[r].discovered);
+    fmt::print("  final extraction: {:.0f} titles/s (one core); self-training {:.1f} s\n",
+               static_cast<double>(products.size()) / extract_s, train_s);
+    fmt::print("\n  sample of discovered entities (every 25th), with their most frequent titles:\n");
+    for (std::size_t k = 0; k < model.discovered.size(); k += 25) {
+        const auto& c = model.discovered[k];
+        const auto id = model.entities.find(c.word);
         if (!id || !titles_of.count(id->value())) continue;
         const auto& ts = titles_of[id->value()];
-        fmt::print("  {:<16} {:>5} titles, e.g. ", c.form, ts.size());
-        for (std::size_t k = 0; k < 3 && k < ts.size(); ++k) fmt::print("{}\"{}\"", k ? ", " : "", products[ts[k]].title);
+        fmt::print("  {:<14} {:>4} titles, e.g. ", c.word, ts.size());
+        for (std::size_t j = 0; j < 3 && j < ts.size(); ++j) fmt::print("{}\"{}\"", j ? ", " : "", products[ts[j]].title);
         fmt::print("\n");
-        if (++shown == 12) break;
     }
     return 0;
 } catch (const std::exception& e) {
