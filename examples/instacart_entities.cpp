@@ -1,14 +1,19 @@
 // Entity extraction on 49,688 real product titles (the Instacart catalogue).
 //
 // Seed: a dictionary made only of the words of the 134 aisle names (plural-folded, generic words
-// removed), one entity per word. The CRF is trained on the silver labels that dictionary gives on
-// the titles, then tags every title; spans that link to no seed entity are counted by their head
-// word, and heads that recur become new entities (cold-start discovery) added to the dictionary.
-// The aisle of each product is used only to score the result: the aisle purity of the products
-// each entity gathers (share of them in the entity's most common aisle), against the coverage
-// (share of titles with at least one entity).
+// removed), one entity per word. Self-training (kerec/entity/head.hpp): the CRF is trained on the
+// silver labels the dictionary gives on titles whose head word it knows; the pipeline (dictionary
+// + CRF, with a fallback span for titles where neither finds anything) tags every title; the head
+// word of each title's rightmost core mention that links to no entity is counted, and head words
+// that recur (>= --min-count titles) and are mostly used as heads (>= --min-head-share of their
+// occurrences) become new entities; the CRF is retrained on the extended dictionary, and so on.
+// Each product then gathers under the entity of its head mention (the unified concept term).
+// The aisle of each product is used only to score the result: coverage (share of titles with an
+// entity) and aisle purity (for each entity, the share of the products it gathers in its most
+// common aisle; Σ majority / Σ gathered), for the seed dictionary alone and for the final model.
 //
-//   instacart_entities --data DIR [--min-count N] [--json]
+//   instacart_entities --data DIR [--min-count N] [--min-head-share S] [--rounds R]
+//                      [--word-dropout P] [--json]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -37,10 +42,10 @@ namespace {
 
 struct Options {
     std::filesystem::path data;
-    std::uint64_t min_count = 5;
-    double min_head_share = 0.1;
-    double word_dropout = 0.3;
-    int rounds = 2;
+    std::uint64_t min_count = 3;     // a concept recurs: at least three titles headed by it
+    double min_head_share = 0.1;     // ... and it heads at least one in ten of its occurrences
+    double word_dropout = 0.3;       // the CRF must also tag words it never saw (context features)
+    int rounds = 3;                  // seed -> discover -> retrain -> discover -> retrain
     bool json = false;
 };
 
@@ -59,7 +64,8 @@ Options parse(int argc, char** argv) {
         else if (a == "--rounds") o.rounds = std::stoi(value());
         else if (a == "--json") o.json = true;
         else if (a == "--help" || a == "-h") {
-            std::puts("usage: instacart_entities --data DIR [--min-count N] [--json]\n"
+            std::puts("usage: instacart_entities --data DIR [--min-count N] [--min-head-share S] [--rounds R]\n"
+                      "                          [--word-dropout P] [--json]\n"
                       "  DIR holds products.csv and aisles.csv (the Instacart catalogue)");
             std::exit(0);
         } else {
@@ -249,8 +255,10 @@ int main(int argc, char** argv) try {
                    model.rounds[r].silver_examples, model.rounds[r].crf_seconds, model.rounds[r].discovered);
     fmt::print("  final extraction: {:.0f} titles/s (one core); self-training {:.1f} s\n",
                static_cast<double>(products.size()) / extract_s, train_s);
-    fmt::print("\n  sample of discovered entities (every 25th), with their most frequent titles:\n");
-    for (std::size_t k = 0; k < model.discovered.size(); k += 25) {
+    // a sample spread over the discovery ranking (most frequent heads first)
+    const std::size_t step = std::max<std::size_t>(1, model.discovered.size() / 15);
+    fmt::print("\n  sample of discovered entities (every {}th by head count), with titles they gather:\n", step);
+    for (std::size_t k = 0; k < model.discovered.size(); k += step) {
         const auto& c = model.discovered[k];
         const auto id = model.entities.find(c.word);
         if (!id || !titles_of.count(id->value())) continue;
