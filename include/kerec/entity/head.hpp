@@ -7,13 +7,16 @@
 // with post-modifiers ("Mini Rigatoni With Vodka Cream Sauce"), so:
 //   * core(x) = tokens before the first cut word ("with", "in", "for", ...; never token 0);
 //   * content(t) = t has ≥ min_letters bytes, does not start with a digit, is no unit/size word;
-//   * head(span) = its last content token; head mention of a title = the rightmost mention in
-//     core(x) (else the rightmost at all) whose head links to an entity, else its own entity.
+//   * head(span) = its last content token; the head mention of a title (choose_head) = the
+//     rightmost mention in core(x) (then the others) whose rightmost linkable content token
+//     links to an entity, or that carries one; the title gathers under that single entity.
 // Discovery: over a catalogue, h(w) = #titles whose head mention's head is w, n(w) = #content
 // occurrences of w; w becomes a new entity when h(w) ≥ min_count and h(w)/n(w) ≥ min_head_share
 // (a word mostly used as a modifier — "organic", "chocolate" — is no concept, though it sometimes
 // ends a title). Self-training: round r trains the CRF on the silver labels of the seed +
-// discovered dictionary of round r−1, discovers heads with it, and extends the dictionary.
+// discovered dictionary of round r−1 (only titles whose head that dictionary knows: labelling an
+// unknown head O would teach the tagger to skip new concepts), discovers heads with it, and
+// extends the dictionary.
 // Costs: head/entity per title O(tokens + mentions); discovery O(1) per token (hash);
 // a round O(CRF training + one pass of the pipeline over the titles).
 #pragma once
