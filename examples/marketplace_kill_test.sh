@@ -16,7 +16,7 @@ figure() {  # figure <name> <json lines>
 # 1. start with a slow judge and kill it once some judgments are on disk
 "$bin" "${args[@]}" --latency-us 20000 >/dev/null 2>&1 &
 pid=$!
-for _ in $(seq 1 400); do
+for _ in $(seq 1 1500); do
   size=$(stat -c %s "$store/judgments-tiny-seed42.log" 2>/dev/null || echo 0)
   [[ $size -gt 3000 ]] && break
   sleep 0.02
