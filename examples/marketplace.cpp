@@ -294,9 +294,9 @@ int main(int argc, char** argv) try {
     fmt::print("  {:<46} {:>14.3f}\n", "Spearman(weight, hidden strength): learned", rho_learned);
     fmt::print("  {:<46} {:>14}\n", "complements shown after purchases (exploration)", online.size());
     fmt::print("  {:<46} {:>14}\n", "exposures attributed to graph edges", learned.stats.attributed_exposures);
-    fmt::print("\n  wall time per stage:");
-    for (auto& [name, s] : times) fmt::print("  {} {:.2f}s;", name, s);
-    fmt::print("  total {:.2f}s\n", total_s);
+    fmt::print("\n  wall time per stage\n");
+    for (auto& [name, s] : times) fmt::print("    {:<44} {:>12.2f} s\n", name, s);
+    fmt::print("    {:<44} {:>12.2f} s\n", "total", total_s);
 
     // Five of the 50 most popular entities, those with the strongest learned complement, and their
     // top complements; the last column checks each against the hidden truth.
