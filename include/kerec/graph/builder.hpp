@@ -4,11 +4,13 @@
 // judgment becomes an edge a -> b with prior weight p = p_complementary() (yes: confidence,
 // no: 1 - confidence) when p >= min_probability. Duplicates are resolved by a policy (max, first,
 // last, sum), edges may be mirrored (symmetrise), self-loops dropped, kept or rejected.
-// Build: a two-level radix partition by source (buckets of 2^14 nodes, so each bucket's counters
-// stay in cache), then per row: sort by target, dedupe, sort by weight, write the by-target
-// lookup. O(m + sum d log d) work, parallel over input chunks and buckets, ~12 + 10 bytes/edge of
-// scratch. merge() folds new edges into an existing snapshot: rows no new edge touches are copied
-// verbatim (memcpy of their four arrays), only touched rows are merged and re-sorted.
+// Build: a two-level radix partition by source. Edges are scattered straight into the edge
+// arrays by source bucket (2^14 nodes), then each bucket is counting-sorted by source into a
+// cache-resident scratch and every row is sorted by target, deduplicated, sorted by weight and
+// written back compacted with its by-target lookup. O(m + sum d log d) work, parallel over input
+// chunks and buckets; scratch: 2 bytes per edge plus one bucket per worker. merge() folds new
+// edges into an existing snapshot: rows no new edge touches are copied verbatim (memcpy of their
+// four arrays), only touched rows are merged and re-sorted.
 #pragma once
 
 #include <algorithm>
