@@ -778,6 +778,16 @@ private:
     std::vector<Edge> edges_;
 };
 
+/// One call: judgments -> graph snapshot, reporting progress (stages "graph: partition", "graph: rows").
+template <class EdgeData = NoPayload>
+ComplementaryGraph<EntityId, EdgeData> build_graph(std::span<const Judgment> judgments, ProgressCallback progress) {
+    GraphBuildOptions options;
+    options.progress = std::move(progress);
+    GraphBuilder<EntityId, EdgeData> builder(std::move(options));
+    builder.add(judgments, JudgmentPrior{});
+    return builder.build();
+}
+
 /// One call: judgments -> graph snapshot (edge a -> b per judgment passing `prior`).
 template <class EdgeData = NoPayload>
 ComplementaryGraph<EntityId, EdgeData> build_graph(std::span<const Judgment> judgments, const JudgmentPrior& prior = {},
