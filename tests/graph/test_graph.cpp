@@ -198,6 +198,10 @@ TEST_CASE("graph: judgments become prior-weighted edges") {
     CHECK(*g.weight(eid(0), eid(3)) == doctest::Approx(0.7f));
     CHECK(!g.has_edge(eid(0), eid(2)));
     CHECK(!g.has_edge(eid(1), eid(0)));
+    int progress_calls = 0;
+    const G with_progress = build_graph(std::span<const Judgment>(js), [&](const Progress&) { ++progress_calls; });
+    CHECK(same_content(with_progress, g));
+    CHECK(progress_calls >= 4);  // start and end of two stages
     JudgmentPrior strict;
     strict.min_probability = 0.8f;
     CHECK(build_graph(std::span<const Judgment>(js), strict).edge_count() == 1);

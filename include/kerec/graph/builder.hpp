@@ -288,6 +288,8 @@ public:
         raw.targets = detail::RawArray<Id>(m_raw);
         raw.weights = detail::RawArray<float>(m_raw);
         if constexpr (has_payload) raw.payload = detail::RawArray<EdgeData>(m_raw);
+        // (In the common 16-bit case this array then becomes the lookup: a bucket's lookups are
+        // written only after the bucket's local offsets have been read.)
         detail::RawArray<std::uint16_t> local(m_raw);
         constexpr std::uint32_t local_mask = (1u << detail::bucket_bits) - 1;
         detail::parallel_for(threads, chunks, [&](std::size_t c, unsigned w) {
@@ -323,10 +325,9 @@ public:
                 }
         });
         const bool narrow = !wide.load();
-        if (narrow)
-            raw.lookup16 = detail::RawArray<std::uint16_t>(m_raw);
-        else
-            raw.lookup32 = detail::RawArray<std::uint32_t>(m_raw);
+        if (!narrow) raw.lookup32 = detail::RawArray<std::uint32_t>(m_raw);
+        const std::uint16_t* local_of = local.data();  // read-only view for the bucket pass
+        if (narrow) raw.lookup16 = std::move(local);
 
         // --- level 2, per bucket: counting sort by source into a reused scratch (cache
         //     resident), then each row is deduplicated, sorted by weight and written back
@@ -343,13 +344,13 @@ public:
             auto& ws = work[w];
             cur.assign(hi - lo + 1, 0);
             const std::uint64_t b = bucket_start[bk], e = bucket_start[bk + 1], size = e - b;
-            for (std::uint64_t i = b; i < e; ++i) ++cur[local[i] + 1];
+            for (std::uint64_t i = b; i < e; ++i) ++cur[local_of[i] + 1];
             for (std::size_t r = 0; r < hi - lo; ++r) cur[r + 1] += cur[r];  // cur[r] = start of row r
             ws.st.resize(std::max<std::size_t>(ws.st.size(), size));
             ws.sw.resize(std::max<std::size_t>(ws.sw.size(), size));
             if constexpr (has_payload) ws.sp.resize(std::max<std::size_t>(ws.sp.size(), size));
             for (std::uint64_t i = b; i < e; ++i) {
-                const std::uint64_t pos = cur[local[i]]++;
+                const std::uint64_t pos = cur[local_of[i]]++;
                 ws.st[pos] = raw.targets[i];
                 ws.sw[pos] = raw.weights[i];
                 if constexpr (has_payload) ws.sp[pos] = raw.payload[i];
@@ -369,7 +370,7 @@ public:
             if (w == 0) row_progress.update(done);
         });
         row_progress.finish(n);
-        local = detail::RawArray<std::uint16_t>();
+        local = detail::RawArray<std::uint16_t>();  // (empty when it became the lookup)
 
         // --- offsets, and close the gaps left by removed edges (memmove per bucket) ----------
         out.offsets[0] = 0;
