@@ -90,11 +90,44 @@ inline std::uint32_t float_order_key(float f) noexcept {
     return (b & 0x80000000u) ? ~b : (b | 0x80000000u);
 }
 
-/// Sort distinct packed 64-bit keys: rank counting for the short rows that dominate, std::sort otherwise.
-inline void sort_keys(std::uint64_t* k, std::size_t n) noexcept {
+/// Stable LSD radix sort of packed keys by their high 32 bits (11-bit digits over the range
+/// actually used). Ties keep their input order, so keys whose low halves ascend in input order
+/// end up fully sorted. `tmp` holds n keys. O(passes * (n + 2048)).
+inline void radix_sort_high(std::uint64_t* k, std::uint64_t* tmp, std::size_t n) noexcept {
+    std::uint32_t lo = 0xFFFFFFFFu, hi = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        const auto h = static_cast<std::uint32_t>(k[i] >> 32);
+        lo = std::min(lo, h);
+        hi = std::max(hi, h);
+    }
+    const unsigned bits = static_cast<unsigned>(std::bit_width(hi - lo));
+    constexpr unsigned R = 11;
+    std::uint32_t count[1u << R];
+    std::uint64_t* src = k;
+    std::uint64_t* dst = tmp;
+    for (unsigned shift = 0; shift < bits; shift += R) {
+        std::fill(count, count + (1u << R), 0u);
+        auto digit = [&](std::uint64_t x) { return ((static_cast<std::uint32_t>(x >> 32) - lo) >> shift) & ((1u << R) - 1); };
+        for (std::size_t i = 0; i < n; ++i) ++count[digit(src[i])];
+        std::uint32_t acc = 0;
+        for (auto& c : count) {
+            const std::uint32_t v = c;
+            c = acc;
+            acc += v;
+        }
+        for (std::size_t i = 0; i < n; ++i) dst[count[digit(src[i])]++] = src[i];
+        std::swap(src, dst);
+    }
+    if (src != k) std::memcpy(k, src, n * sizeof(std::uint64_t));
+}
+
+/// Sort distinct packed 64-bit keys whose low 32 bits ascend in input order (an index): rank
+/// counting for the short rows that dominate, std::sort for mid-sized rows, radix sort on the
+/// high halves for long rows (`tmp` grows to n).
+inline void sort_keys(std::uint64_t* k, std::size_t n, std::vector<std::uint64_t>* tmp = nullptr) {
     if (n <= 32) {
-        // Distinct keys: the rank of k[i] is how many keys are smaller. Branch-free, vectorises;
-        // beats insertion sort's mispredicted exits on short random rows.
+        // Distinct keys: the rank of k[i] is how many keys are smaller. Branch-free; beats
+        // insertion sort's mispredicted exits on short random rows.
         std::uint64_t sorted[32];
         for (std::size_t i = 0; i < n; ++i) {
             const std::uint64_t x = k[i];
@@ -103,8 +136,11 @@ inline void sort_keys(std::uint64_t* k, std::size_t n) noexcept {
             sorted[r] = x;
         }
         for (std::size_t i = 0; i < n; ++i) k[i] = sorted[i];
-    } else {
+    } else if (n <= 384 || tmp == nullptr) {
         std::sort(k, k + n);
+    } else {
+        if (tmp->size() < n) tmp->resize(n);
+        radix_sort_high(k, tmp->data(), n);
     }
 }
 
@@ -115,6 +151,7 @@ template <class Id, class EdgeData>
 struct RowWorkspace {
     std::vector<std::uint64_t> keys;  // (target << 32 | index), then (~weight key << 32 | index)
     std::vector<std::uint32_t> rank;
+    std::vector<std::uint64_t> radix;  // radix-sort buffer
     std::vector<Id> ut, tt;
     std::vector<float> uw, tw;
     std::vector<EdgeData> up, tp;
@@ -608,7 +645,7 @@ private:
     /// Sort and group ws.keys (target << 32 | index) and resolve each group into ws.u*.
     static void dedupe_sorted(detail::RowWorkspace<Id, EdgeData>& ws, const float* w, const EdgeData* p, std::size_t d,
                               const GraphBuildOptions& opt) {
-        detail::sort_keys(ws.keys.data(), d);
+        detail::sort_keys(ws.keys.data(), d, &ws.radix);
         ws.ut.clear(), ws.uw.clear();
         if constexpr (has_payload) ws.up.clear();
         const std::uint64_t* keys = ws.keys.data();
@@ -632,7 +669,7 @@ private:
             ws.uw[j] = w;
             keys[j] = (std::uint64_t{~detail::float_order_key(w)} << 32) | j;
         }
-        detail::sort_keys(keys, k);
+        detail::sort_keys(keys, k, &ws.radix);
         ws.tt.resize(k);
         ws.tw.resize(k);
         if constexpr (has_payload) ws.tp.resize(k);

@@ -16,7 +16,6 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <memory>
@@ -27,8 +26,6 @@
 #include <string_view>
 #include <type_traits>
 #include <vector>
-
-#include <sys/mman.h>
 
 #include "kerec/core/error.hpp"
 #include "kerec/core/id.hpp"
@@ -69,31 +66,17 @@ public:
     RawArray() = default;
     explicit RawArray(std::size_t n) : size_(n) {
         if (n > 0) {
-            if (n > std::numeric_limits<std::size_t>::max() / sizeof(T) - huge_page) throw std::bad_alloc();
-            const std::size_t bytes = n * sizeof(T);
-            if (bytes >= 4 * huge_page) {
-                // Large arrays: 2 MiB aligned and backed by transparent huge pages where the kernel
-                // allows it (fewer page faults and TLB misses for the builder's scattered writes).
-                void* p = nullptr;
-                const std::size_t rounded = (bytes + huge_page - 1) / huge_page * huge_page;
-                if (::posix_memalign(&p, huge_page, rounded) != 0) throw std::bad_alloc();
-#ifdef MADV_HUGEPAGE
-                ::madvise(p, rounded, MADV_HUGEPAGE);
-#endif
-                data_ = static_cast<T*>(p);
-                huge_ = true;
-            } else {
-                data_ = static_cast<T*>(::operator new(bytes, std::align_val_t{64}));
-            }
+            if (n > std::numeric_limits<std::size_t>::max() / sizeof(T)) throw std::bad_alloc();
+            data_ = static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t{64}));
         }
     }
     RawArray(const RawArray&) = delete;
     RawArray& operator=(const RawArray&) = delete;
-    RawArray(RawArray&& o) noexcept : data_(o.data_), size_(o.size_), huge_(o.huge_) { o.data_ = nullptr, o.size_ = 0; }
+    RawArray(RawArray&& o) noexcept : data_(o.data_), size_(o.size_) { o.data_ = nullptr, o.size_ = 0; }
     RawArray& operator=(RawArray&& o) noexcept {
         if (this != &o) {
             release();
-            data_ = o.data_, size_ = o.size_, huge_ = o.huge_;
+            data_ = o.data_, size_ = o.size_;
             o.data_ = nullptr, o.size_ = 0;
         }
         return *this;
@@ -110,19 +93,12 @@ public:
 
 private:
     void release() noexcept {
-        if (data_) {
-            if (huge_)
-                std::free(data_);
-            else
-                ::operator delete(data_, std::align_val_t{64});
-        }
+        if (data_) ::operator delete(data_, std::align_val_t{64});
         data_ = nullptr;
         size_ = 0;
     }
-    static constexpr std::size_t huge_page = std::size_t{2} << 20;
     T* data_ = nullptr;
     std::size_t size_ = 0;
-    bool huge_ = false;
 };
 
 /// Owned arrays of one graph snapshot (what the builder fills).
