@@ -122,13 +122,13 @@ inline void radix_sort_high(std::uint64_t* k, std::uint64_t* tmp, std::size_t n)
 }
 
 /// Sort distinct packed 64-bit keys whose low 32 bits ascend in input order (an index): rank
-/// counting for the short rows that dominate, std::sort for mid-sized rows, radix sort on the
-/// high halves for long rows (`tmp` grows to n).
+/// counting for the shortest rows, insertion sort up to 32, std::sort for mid-sized rows, radix
+/// sort on the high halves for long rows (`tmp` grows to n).
 inline void sort_keys(std::uint64_t* k, std::size_t n, std::vector<std::uint64_t>* tmp = nullptr) {
-    if (n <= 32) {
+    if (n <= 16) {
         // Distinct keys: the rank of k[i] is how many keys are smaller. Branch-free; beats
         // insertion sort's mispredicted exits on short random rows.
-        std::uint64_t sorted[32];
+        std::uint64_t sorted[16];
         for (std::size_t i = 0; i < n; ++i) {
             const std::uint64_t x = k[i];
             std::uint32_t r = 0;
@@ -136,6 +136,13 @@ inline void sort_keys(std::uint64_t* k, std::size_t n, std::vector<std::uint64_t
             sorted[r] = x;
         }
         for (std::size_t i = 0; i < n; ++i) k[i] = sorted[i];
+    } else if (n <= 32) {
+        for (std::size_t i = 1; i < n; ++i) {
+            const std::uint64_t x = k[i];
+            std::size_t j = i;
+            for (; j > 0 && k[j - 1] > x; --j) k[j] = k[j - 1];
+            k[j] = x;
+        }
     } else if (n <= 384 || tmp == nullptr) {
         std::sort(k, k + n);
     } else {
