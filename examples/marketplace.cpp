@@ -1,20 +1,48 @@
-// The main kerec demo: a synthetic marketplace with hidden ground truth, and what it contains.
+// The knowledge-graph half of LLM-KERec, end to end, on the synthetic marketplace:
 //
-//   marketplace [--size tiny|small|medium|large] [--seed N] [--json]
+//   item titles -> entity extraction (dictionary + CRF) -> entity popularity from bills
+//   -> segmented pairs at a budget -> simulated LLM judge through a crash-safe JudgmentStore
+//   -> complementary graph -> edge weights learned from the exposure/click log -> report.
+//
+//   marketplace [--size tiny|small|medium|large] [--seed N] [--budget PAIRS|SHARE]
+//               [--store DIR] [--judge sim|http] [--latency-us US] [--json]
 #include <chrono>
 #include <cstdio>
-#include <cstring>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include <fmt/format.h>
 
 #include <kerec/core/progress.hpp>
+#include <kerec/entity/dictionary.hpp>
+#include <kerec/entity/evaluate.hpp>
+#include <kerec/entity/linker.hpp>
+#include <kerec/graph/builder.hpp>
+#include <kerec/graph/feedback.hpp>
+#include <kerec/llm/judgment_store.hpp>
+#include <kerec/llm/simulated_judge.hpp>
+#include <kerec/pairs/popularity.hpp>
+#include <kerec/pairs/segmented_generator.hpp>
+#include <kerec/sim/score.hpp>
 #include <kerec/sim/world.hpp>
+#if defined(KEREC_WITH_HTTP)
+#include <kerec/llm/openai_judge.hpp>
+#endif
+
+using namespace kerec;
 
 namespace {
+
 struct Options {
     std::string size = "small";
     std::uint64_t seed = 42;
+    double budget = 0.05;  // <= 1: share of all ordered pairs; > 1: number of pairs
+    std::filesystem::path store = "kerec-demo-store";
+    std::string judge = "sim";
+    int latency_us = 50;  // simulated LLM latency per call
     bool json = false;
 };
 
@@ -23,64 +51,232 @@ Options parse(int argc, char** argv) {
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         auto value = [&]() -> std::string {
-            if (i + 1 >= argc) throw kerec::InvalidArgument(fmt::format("{} needs a value", a));
+            if (i + 1 >= argc) throw InvalidArgument(fmt::format("{} needs a value", a));
             return argv[++i];
         };
         if (a == "--size") o.size = value();
         else if (a == "--seed") o.seed = std::stoull(value());
+        else if (a == "--budget") o.budget = std::stod(value());
+        else if (a == "--store") o.store = value();
+        else if (a == "--judge") o.judge = value();
+        else if (a == "--latency-us") o.latency_us = std::stoi(value());
         else if (a == "--json") o.json = true;
         else if (a == "--help" || a == "-h") {
-            std::puts("usage: marketplace [--size tiny|small|medium|large] [--seed N] [--json]");
+            std::puts("usage: marketplace [--size tiny|small|medium|large] [--seed N] [--budget PAIRS|SHARE]\n"
+                      "                   [--store DIR] [--judge sim|http] [--latency-us US] [--json]");
             std::exit(0);
         } else {
-            throw kerec::InvalidArgument(fmt::format("unknown option '{}' (try --help)", a));
+            throw InvalidArgument(fmt::format("unknown option '{}' (try --help)", a));
         }
     }
+    if (!(o.budget > 0)) throw InvalidArgument(fmt::format("--budget {} (expected > 0)", o.budget));
+    if (o.judge != "sim" && o.judge != "http") throw InvalidArgument(fmt::format("--judge {} (expected sim or http)", o.judge));
     return o;
 }
+
+class StageClock {
+public:
+    double lap() {
+        const auto now = std::chrono::steady_clock::now();
+        const double s = std::chrono::duration<double>(now - last_).count();
+        last_ = now;
+        return s;
+    }
+
+private:
+    std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+};
+
 }  // namespace
 
 int main(int argc, char** argv) try {
     const Options opt = parse(argc, argv);
-    kerec::TerminalProgressBar bar;
-    const auto t0 = std::chrono::steady_clock::now();
-    const auto world = kerec::sim::World::generate(kerec::sim::Config::preset(opt.size, opt.seed), bar.callback());
+    TerminalProgressBar bar;
+    StageClock clock;
+    std::vector<std::pair<std::string, double>> times;
+
+    // 0. The world: titles, behaviour log and the hidden truth we score against.
+    const auto world = sim::World::generate(sim::Config::preset(opt.size, opt.seed), bar.callback());
+    times.emplace_back("generate world", clock.lap());
+
+    // 1. Entity extraction: a dictionary from the known surface forms, a CRF trained on its silver
+    //    labels for the forms it lacks, linking to unified entities.
+    auto dictionary = std::make_shared<DictionaryExtractor>(DictionaryExtractor::build(world.dictionary()));
+    std::vector<std::string_view> titles;
+    for (const auto& item : world.items()) titles.push_back(item.title);
+    CrfOptions crf_options;
+    crf_options.seed = opt.seed;
+    auto tagger = std::make_shared<CrfTagger>(crf_options, dictionary);
+    tagger->train(silver_examples(*dictionary, titles), bar.callback());
+    auto linker = std::make_shared<EntityLinker>();
+    linker->add_all(world.dictionary());
+    EntityPipeline extractor(dictionary, tagger, linker);  // dictionary spans first, then CRF spans
+
+    std::vector<EntityId> item_entity(world.items().size());  // the extracted entity of each item
+    PrecisionRecall span_in_dict, span_held_out;
+    CandidateDiscovery discovery;
+    std::vector<Mention> mentions;
+    for (std::size_t i = 0; i < world.items().size(); ++i) {
+        const auto& item = world.items()[i];
+        mentions.clear();
+        extractor.extract(item.title, mentions, &discovery);
+        for (const Mention& m : mentions)
+            if (m.entity.valid()) {
+                item_entity[i] = m.entity;
+                break;
+            }
+        const std::pair<std::uint32_t, std::uint32_t> gold{item.span_begin, item.span_end};
+        score_spans(mentions, {&gold, 1}, world.surface_forms()[item.form].in_dictionary ? span_in_dict : span_held_out);
+    }
+    std::size_t linked = 0, linked_right = 0;
+    for (std::size_t i = 0; i < item_entity.size(); ++i) {
+        linked += item_entity[i].valid();
+        linked_right += item_entity[i] == world.items()[i].entity;
+    }
     bar.close();
-    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    const auto s = world.summary();
+    times.emplace_back("extract entities", clock.lap());
+
+    // 2. Entity popularity from bills, and 3. segmented pairs within the budget.
+    const auto popularity = Popularity::from_events(world.events(), item_entity, world.entities().size());
+    SegmentedPairOptions pair_options;
+    pair_options.ordered = true;
+    const std::uint64_t all_pairs = static_cast<std::uint64_t>(world.entities().size()) * (world.entities().size() - 1);
+    pair_options.budget = opt.budget <= 1.0 ? static_cast<std::uint64_t>(opt.budget * static_cast<double>(all_pairs))
+                                            : static_cast<std::uint64_t>(opt.budget);
+    const SegmentedPairGenerator generator(popularity, pair_options);
+    std::vector<EntityPair> pairs;
+    pairs.reserve(generator.count());
+    for (EntityPair p : generator.pairs()) pairs.push_back(p);
+    times.emplace_back("popularity + pairs", clock.lap());
+
+    // 4. The LLM judges each pair once; every answer is appended to the store as it arrives.
+    std::filesystem::create_directories(opt.store);
+    JudgmentStore store(opt.store / "judgments.log");
+    const RecordLogRecovery recovery = store.recovery();
+    SimulatedJudgeOptions judge_options;
+    judge_options.seed = opt.seed;
+    judge_options.malformed_rate = 0.02;
+    judge_options.latency = std::chrono::microseconds(opt.latency_us);
+    auto judge = SimulatedJudge::from_world(world, judge_options);
+    const auto queries = make_queries(pairs, world.entities());
+    JudgeRunOptions run_options;
+    run_options.progress = bar.callback();
+    JudgeRunReport judged;
+    std::string model = judge.model(), prompt_version = judge.prompt_version();
+#if defined(KEREC_WITH_HTTP)
+    if (opt.judge == "http") {
+        OpenAICompatibleJudge http(OpenAIJudgeOptions::from_env());  // KEREC_LLM_URL, KEREC_LLM_MODEL, key from env
+        model = http.model(), prompt_version = http.prompt_version();
+        judged = store.judge(http, queries, run_options);
+    } else
+#endif
+    {
+        if (opt.judge == "http") throw InvalidArgument("--judge http needs a build with KEREC_WITH_HTTP=ON");
+        judged = store.judge(judge, queries, run_options);
+    }
+    bar.close();
+    times.emplace_back("LLM judging", clock.lap());
+
+    // 5. The complementary graph from the judgments (prior weight = LLM confidence in "yes").
+    std::vector<Judgment> judgments;
+    judgments.reserve(pairs.size());
+    for (EntityPair p : pairs)
+        if (const Judgment* j = store.find(p, model, prompt_version)) judgments.push_back(*j);
+    GraphBuildOptions graph_options;
+    graph_options.node_count = world.entities().size();
+    GraphBuilder<EntityId, EdgeFeedback> builder(graph_options);
+    builder.add(judgments);
+    const FeedbackGraph prior_graph = builder.build();
+    times.emplace_back("build graph", clock.lap());
+
+    // 6. Edge weights learned from the exposure/click log (Beta posterior around the LLM prior).
+    FeedbackOptions feedback_options;
+    feedback_options.estimate_position_bias = true;
+    const auto learned = FeedbackLearner(feedback_options).learn(prior_graph, world.events(), item_entity, bar.callback());
+    bar.close();
+    times.emplace_back("learn edge weights", clock.lap());
+
+    // 7. Report, scored against the hidden truth.
+    std::vector<EntityPair> edges;
+    std::vector<double> llm_weight, learned_weight;
+    const auto& g = learned.graph;
+    for (std::uint32_t a = 0; a < g.node_count(); ++a) {
+        const auto row = g.neighbors(EntityId{a});
+        for (std::size_t k = 0; k < row.size(); ++k) {
+            edges.push_back({EntityId{a}, row.targets[k]});
+            learned_weight.push_back(row.weights[k]);
+            llm_weight.push_back(row.payload[k].prior);
+        }
+    }
+    const double coverage = sim::traffic_coverage(world, pairs, true);
+    const auto graph_pr = sim::edge_precision_recall(world, edges);
+    const double rho_llm = sim::strength_spearman(world, edges, llm_weight);
+    const double rho_learned = sim::strength_spearman(world, edges, learned_weight);
+    double total_s = 0;
+    for (auto& [name, s] : times) total_s += s;
 
     if (opt.json) {
-        fmt::print("{{\"name\": \"sim.{}.events_per_s\", \"value\": {:.6g}, \"unit\": \"events/s\"}}\n", opt.size,
-                   static_cast<double>(world.events().size()) / secs);
+        auto fig = [](std::string_view name, double v, std::string_view unit) {
+            fmt::print("{{\"name\": \"{}\", \"value\": {:.6g}, \"unit\": \"{}\"}}\n", name, v, unit);
+        };
+        fig("demo.kg.extract_f1_in_dict", span_in_dict.f1(), "F1");
+        fig("demo.kg.extract_f1_held_out", span_held_out.f1(), "F1");
+        fig("demo.kg.llm_calls", static_cast<double>(judged.asked), "calls");
+        fig("demo.kg.cached_judgments", static_cast<double>(judged.cached), "judgments");
+        fig("demo.kg.all_pairs", static_cast<double>(all_pairs), "pairs");
+        fig("demo.kg.pairs", static_cast<double>(pairs.size()), "pairs");
+        fig("demo.kg.coverage", coverage, "share of complementary traffic");
+        fig("demo.kg.graph_precision", graph_pr.precision(), "precision");
+        fig("demo.kg.graph_recall", graph_pr.recall(), "recall");
+        fig("demo.kg.spearman_llm_only", rho_llm, "rho");
+        fig("demo.kg.spearman_learned", rho_learned, "rho");
+        fig("demo.kg.rerun_judge_calls", judged.cached == pairs.size() ? static_cast<double>(judged.asked) : -1.0,
+            "calls (-1: this run was not a rerun)");
+        fig("demo.kg.total_s", total_s, "s");
         return 0;
     }
-    fmt::print("kerec synthetic marketplace '{}' (seed {}), generated in {:.2f} s\n\n", opt.size, opt.seed, secs);
-    fmt::print("  {:<34} {:>12}\n", "entities (unified concepts)", s.entities);
-    fmt::print("  {:<34} {:>12}\n", "  of which cold-start (new)", s.new_entities);
-    fmt::print("  {:<34} {:>12}\n", "substitute groups", s.groups);
-    fmt::print("  {:<34} {:>12}\n", "surface forms (in dictionary)", s.dictionary_forms);
-    fmt::print("  {:<34} {:>12}\n", "surface forms held out", s.held_out_forms);
-    fmt::print("  {:<34} {:>12}\n", "items", s.items);
-    fmt::print("  {:<34} {:>12}\n", "  of which cold-start (new)", s.new_items);
-    fmt::print("  {:<34} {:>12}\n", "  titles with a held-out form", s.held_out_titles);
-    fmt::print("  {:<34} {:>12}\n", "users", s.users);
-    fmt::print("  {:<34} {:>12}\n", "events", world.events().size());
-    fmt::print("  {:<34} {:>12}\n", "  bills", s.bills);
-    fmt::print("  {:<34} {:>12}\n", "  exposures", s.exposures);
-    fmt::print("  {:<34} {:>12}\n", "  clicks", s.clicks);
-    fmt::print("  {:<34} {:>11.1f}%\n", "cold-start share of events", 100.0 * s.cold_start_event_share);
-    fmt::print("  {:<34} {:>11.1f}%\n", "bill share of top 1% entities", 100.0 * s.top1pct_entity_share);
-    fmt::print("\nhidden complementary graph: {} directed edges\n", s.edges);
-    fmt::print("  {:<12} {:>8} {:>8} {:>8} {:>8} {:>8}\n", "degree", "mean", "median", "p90", "p99", "max");
-    for (auto [name, d] : {std::pair{"out", s.out_degree}, std::pair{"in", s.in_degree}})
-        fmt::print("  {:<12} {:>8.2f} {:>8} {:>8} {:>8} {:>8}\n", name, d.mean, d.median, d.p90, d.p99, d.max);
-    fmt::print("\nclick-through after a purchase: {:.2f}% on true complements, {:.2f}% on other items\n",
-               100.0 * s.ctr_complement, 100.0 * s.ctr_other);
 
-    fmt::print("\nsample titles (true entity in brackets):\n");
-    for (std::size_t i = 0; i < 6 && i < world.items().size(); ++i) {
-        const auto& it = world.items()[i * (world.items().size() / 6)];
-        fmt::print("  {:<60} [{}]\n", it.title, world.entities().name(it.entity));
+    fmt::print("LLM-KERec knowledge graph on the '{}' marketplace (seed {})\n", opt.size, opt.seed);
+    fmt::print("{} entities, {} items, {} events; store {}\n\n", world.entities().size(), world.items().size(),
+               world.events().size(), (opt.store / "judgments.log").string());
+    fmt::print("  {:<46} {:>14} {:>14}\n", "", "in dictionary", "held out");
+    fmt::print("  {:<46} {:>14.3f} {:>14.3f}\n", "extraction span F1 (dictionary + CRF)", span_in_dict.f1(), span_held_out.f1());
+    fmt::print("  {:<46} {:>14}\n", "items linked to an entity (correct entity)",
+               fmt::format("{} ({:.1f}%)", linked, 100.0 * static_cast<double>(linked_right) / static_cast<double>(item_entity.size())));
+    fmt::print("  {:<46} {:>14}\n", "candidate new entities (unlinked, seen >= 3x)", discovery.candidates(3).size());
+    fmt::print("\n  {:<46} {:>14}\n", "all ordered entity pairs", all_pairs);
+    fmt::print("  {:<46} {:>14}\n", "pairs generated (segmented, budgeted)", pairs.size());
+    fmt::print("  {:<46} {:>13.1f}%\n", "LLM calls saved versus all pairs",
+               100.0 * (1.0 - static_cast<double>(pairs.size()) / static_cast<double>(all_pairs)));
+    fmt::print("  {:<46} {:>13.1f}%\n", "complementary traffic covered by the pairs", 100.0 * coverage);
+    fmt::print("  {:<46} {:>14}\n", "judge calls this run", judged.asked);
+    fmt::print("  {:<46} {:>14}\n", "answered from the store (not asked again)", judged.cached);
+    if (!recovery.clean())
+        fmt::print("  {:<46} {:>14}\n", "torn bytes skipped at the end of the store", recovery.skipped_bytes);
+    if (judged.asked == 0 && judged.cached > 0) fmt::print("  -> rerun: every pair was answered from the store, 0 judge calls\n");
+    fmt::print("\n  {:<46} {:>14}\n", "graph edges (LLM said yes)", g.edge_count());
+    fmt::print("  {:<46} {:>14.3f}\n", "graph precision vs hidden complements", graph_pr.precision());
+    fmt::print("  {:<46} {:>14.3f}\n", "graph recall vs hidden complements", graph_pr.recall());
+    fmt::print("  {:<46} {:>14.3f}\n", "Spearman(weight, hidden strength): LLM only", rho_llm);
+    fmt::print("  {:<46} {:>14.3f}\n", "Spearman(weight, hidden strength): learned", rho_learned);
+    fmt::print("  {:<46} {:>14}\n", "exposures attributed to graph edges", learned.stats.attributed_exposures);
+    fmt::print("\n  wall time per stage:");
+    for (auto& [name, s] : times) fmt::print("  {} {:.2f}s;", name, s);
+    fmt::print("  total {:.2f}s\n", total_s);
+
+    // Five popular entities and their strongest complements.
+    fmt::print("\n  top complements (learned weight, LLM confidence, rationale):\n");
+    int shown = 0;
+    for (EntityId e : popularity.by_rank()) {
+        const auto row = g.top_k(e, 3);
+        if (row.size() < 2) continue;
+        fmt::print("  {}\n", world.entities().name(e));
+        for (std::size_t k = 0; k < row.size(); ++k) {
+            const Judgment* j = store.find({e, row.targets[k]}, model, prompt_version);
+            fmt::print("    -> {:<32} {:6.3f} {:6.2f}  {}\n", world.entities().name(row.targets[k]), row.weights[k],
+                       row.payload[k].prior, j ? j->rationale.substr(0, 60) : std::string());
+        }
+        if (++shown == 5) break;
     }
     return 0;
 } catch (const std::exception& e) {

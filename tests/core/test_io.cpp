@@ -145,3 +145,66 @@ TEST_CASE("npy: wrong dtype, wrong rank, truncated and corrupted files are Parse
     expect_parse_error(big_shape, "npy");
     CHECK_THROWS_AS(load_npy<float>(dir / "missing.npy"), IoError);
 }
+
+#include <kerec/core/csv.hpp>
+
+TEST_CASE("csv: quoted fields, doubled quotes, embedded newlines, CRLF, backslashes") {
+    auto r = CsvReader::from_string(
+        "id,name,aisle\r\n1,Chocolate Sandwich Cookies,61\r\n2,\"Salt, Sea\",104\n3,\"He said \"\"hi\"\"\",5\n"
+        "4,\"multi\nline\",7\n5,\"Back\\\"\"slash\",9\n6,,\n7,+Plus,1");
+    std::vector<std::string> f;
+    std::vector<std::vector<std::string>> rows;
+    std::vector<std::uint64_t> lines;
+    while (r.next(f)) {
+        rows.push_back(f);
+        lines.push_back(r.line());
+    }
+    REQUIRE(rows.size() == 8);
+    CHECK(rows[0] == std::vector<std::string>{"id", "name", "aisle"});
+    CHECK(rows[1][1] == "Chocolate Sandwich Cookies");
+    CHECK(rows[1][2] == "61");
+    CHECK(rows[2][1] == "Salt, Sea");
+    CHECK(rows[3][1] == "He said \"hi\"");
+    CHECK(rows[4][1] == "multi\nline");
+    CHECK(rows[5][1] == "Back\\\"slash");
+    CHECK(rows[6] == std::vector<std::string>{"6", "", ""});
+    CHECK(rows[7][1] == "+Plus");
+    CHECK(lines[5] == 7);  // the multi-line record moved the line count
+}
+
+TEST_CASE("csv: malformed input is a ParseError with the line") {
+    std::vector<std::string> f;
+    auto unterminated = CsvReader::from_string("a,b\n1,\"open\n", "u.csv");
+    CHECK(unterminated.next(f));
+    try {
+        unterminated.next(f);
+        FAIL("expected ParseError");
+    } catch (const ParseError& e) {
+        CHECK(e.line() == 2);
+        CHECK(std::string(e.what()).find("unterminated") != std::string::npos);
+    }
+    auto junk = CsvReader::from_string("\"x\"y,1\n", "j.csv");
+    CHECK_THROWS_AS(junk.next(f), ParseError);
+    auto empty = CsvReader::from_string("");
+    CHECK_FALSE(empty.next(f));
+    CHECK_THROWS_AS(CsvReader("/nonexistent/file.csv"), IoError);
+}
+
+TEST_CASE("csv: the real Instacart catalogue parses (when the data is present)") {
+    const auto dir = test::data_dir("instacart");
+    if (dir.empty()) {
+        MESSAGE("instacart data not present: skipped");
+        return;
+    }
+    CsvReader r(dir / "products.csv");
+    std::vector<std::string> f;
+    REQUIRE(r.next(f));
+    CHECK(f == std::vector<std::string>{"product_id", "product_name", "aisle_id", "department_id"});
+    std::size_t n = 0;
+    while (r.next(f)) {
+        REQUIRE(f.size() == 4);
+        ++n;
+        CHECK(std::stoul(f[0]) == n);
+    }
+    CHECK(n == 49688);
+}

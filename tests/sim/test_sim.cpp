@@ -225,3 +225,39 @@ TEST_CASE("sim: cold start share is configurable") {
     for (const auto& it : many.items())
         if (many.entity(it.entity).is_new) CHECK(it.arrival_time >= many.entity(it.entity).arrival_time);
 }
+
+#include <kerec/sim/score.hpp>
+
+TEST_CASE("sim score: coverage, precision/recall and strength correlation against the truth") {
+    const World& w = small();
+    std::vector<EntityPair> all;
+    for (const auto& e : w.complement_edges()) all.push_back({e.from, e.to});
+    CHECK(sim::traffic_coverage(w, all, true) == doctest::Approx(1.0));
+    // reversed pairs cover everything only when unordered
+    std::vector<EntityPair> rev;
+    for (auto p : all) rev.push_back(p.reversed());
+    CHECK(sim::traffic_coverage(w, rev, false) == doctest::Approx(1.0));
+    CHECK(sim::traffic_coverage(w, rev, true) < 0.9);
+    // half of the edges: coverage equals their traffic
+    std::vector<EntityPair> half(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(all.size() / 2));
+    double t = 0;
+    for (std::size_t i = 0; i < half.size(); ++i) t += w.complement_edges()[i].traffic;
+    CHECK(sim::traffic_coverage(w, half, true) == doctest::Approx(t));
+    CHECK(sim::traffic_coverage(w, {}, true) == 0.0);
+
+    auto pr = sim::edge_precision_recall(w, half);
+    CHECK(pr.precision() == doctest::Approx(1.0));
+    CHECK(pr.recall() == doctest::Approx(static_cast<double>(half.size()) / all.size()));
+    std::vector<EntityPair> noisy = half;
+    noisy.push_back({EntityId{0}, EntityId{0}});  // a self pair is never complementary
+    CHECK(sim::edge_precision_recall(w, noisy).fp == 1);
+
+    std::vector<double> exact, inverse;
+    for (const auto& e : w.complement_edges()) {
+        exact.push_back(e.strength);
+        inverse.push_back(-e.strength);
+    }
+    CHECK(sim::strength_spearman(w, all, exact) == doctest::Approx(1.0));
+    CHECK(sim::strength_spearman(w, all, inverse) == doctest::Approx(-1.0));
+    CHECK_THROWS_AS(sim::strength_spearman(w, all, std::vector<double>{1.0}), InvalidArgument);
+}

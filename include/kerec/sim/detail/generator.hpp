@@ -419,7 +419,7 @@ private:
             AliasSampler target(group_pop);
             for (std::uint32_t g = 0; g < H; ++g) {
                 const double u = std::max(rng.uniform(), 1e-9);
-                const auto extra = std::min<std::size_t>(H - 1, static_cast<std::size_t>(0.6 / std::pow(u, 0.8)));
+                const auto extra = std::min<std::size_t>(H - 1, static_cast<std::size_t>(0.3 / std::pow(u, 0.8)));
                 for (std::size_t k = 0, tries = 0; k < extra && tries < extra * 20; ++tries) {
                     const std::uint32_t t = target(rng);
                     if (t == g || has(g, t)) continue;

@@ -1,0 +1,380 @@
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <kerec/core/io.hpp>
+#include <kerec/core/random.hpp>
+#include <kerec/entity/crf_layer.hpp>
+#include <kerec/entity/crf_tagger.hpp>
+#include <kerec/entity/dictionary.hpp>
+
+#include "../test_util.hpp"
+
+using namespace kerec;
+
+namespace {
+
+// Enumerate every tag sequence of length T (3^T) — the brute-force reference.
+template <class F>
+void for_each_sequence(std::size_t T, F&& f) {
+    std::vector<std::uint8_t> y(T, 0);
+    for (;;) {
+        f(y);
+        std::size_t k = 0;
+        while (k < T && ++y[k] == 3) y[k++] = 0;
+        if (k == T) return;
+    }
+}
+
+CrfLayer random_layer(Rng& rng) {
+    CrfLayer l;
+    for (auto& v : l.trans) v = rng.normal();
+    for (auto& v : l.start) v = rng.normal();
+    for (auto& v : l.stop) v = rng.normal();
+    return l;
+}
+
+// A toy catalogue: "<brand> <form> <size>" where forms come from a small list.
+struct Toy {
+    std::vector<TrainingExample> examples;
+    std::vector<std::pair<std::string, EntityId>> forms;
+};
+Toy make_toy(std::uint64_t seed, int n) {
+    Toy toy;
+    const char* brands[] = {"Acme", "Bolt", "Crest Farms", "Dune", "Evergreen", "Fjord"};
+    const char* forms[] = {"tortilla chips", "greek yogurt", "olive oil", "peanut butter", "green tea",
+                           "oat milk", "dark chocolate", "salsa", "rice", "coffee beans"};
+    const char* sizes[] = {"12 oz", "500 ml", "1 lb", "6 pack", "", "family size"};
+    for (std::uint32_t i = 0; i < 10; ++i) toy.forms.emplace_back(forms[i], EntityId(i));
+    Rng rng(seed);
+    for (int i = 0; i < n; ++i) {
+        TrainingExample ex;
+        ex.text = std::string(brands[rng.uniform_int(6)]) + " ";
+        std::string form = forms[rng.uniform_int(10)];
+        form[0] = static_cast<char>(std::toupper(form[0]));
+        const auto b = static_cast<std::uint32_t>(ex.text.size());
+        ex.text += form;
+        ex.spans.emplace_back(b, static_cast<std::uint32_t>(ex.text.size()));
+        const std::string size = sizes[rng.uniform_int(6)];
+        if (!size.empty()) ex.text += ", " + size;
+        toy.examples.push_back(std::move(ex));
+    }
+    return toy;
+}
+
+}  // namespace
+
+TEST_CASE("crf layer: forward-backward, Viterbi and span marginals equal brute force") {
+    Rng rng(11);
+    for (int trial = 0; trial < 20; ++trial) {
+        const CrfLayer layer = random_layer(rng);
+        const std::size_t T = 1 + rng.uniform_int(5);
+        std::vector<double> em(T * 3);
+        for (auto& v : em) v = 2.0 * rng.normal();
+        CrfLayer::Workspace ws;
+        const double log_z = layer.forward_backward(std::span<const double>(em), ws);
+        double z = 0, best = -1e300;
+        std::vector<std::uint8_t> best_y;
+        std::vector<double> marg(T * 3, 0.0);
+        for_each_sequence(T, [&](const std::vector<std::uint8_t>& y) {
+            const double s = layer.score(std::span<const double>(em), std::span<const std::uint8_t>(y));
+            if (!std::isfinite(s)) return;
+            z += std::exp(s);
+            for (std::size_t t = 0; t < T; ++t) marg[t * 3 + y[t]] += std::exp(s);
+            if (s > best) best = s, best_y = y;
+        });
+        CHECK(log_z == doctest::Approx(std::log(z)).epsilon(1e-9));
+        for (std::size_t t = 0; t < T; ++t)
+            for (std::size_t y = 0; y < 3; ++y) CHECK(CrfLayer::marginal(ws, t, y) == doctest::Approx(marg[t * 3 + y] / z));
+        std::vector<std::uint8_t> tags;
+        const double vs = layer.viterbi(std::span<const double>(em), tags, ws);
+        CHECK(vs == doctest::Approx(best));
+        CHECK(tags == best_y);
+        // span [b, e): B I..I then not I
+        for (std::size_t b = 0; b < T; ++b)
+            for (std::size_t e = b + 1; e <= T; ++e) {
+                double p = 0;
+                for_each_sequence(T, [&](const std::vector<std::uint8_t>& y) {
+                    if (y[b] != 1) return;
+                    for (std::size_t t = b + 1; t < e; ++t)
+                        if (y[t] != 2) return;
+                    if (e < T && y[e] == 2) return;
+                    const double s = layer.score(std::span<const double>(em), std::span<const std::uint8_t>(y));
+                    if (std::isfinite(s)) p += std::exp(s);
+                });
+                CHECK(std::exp(layer.span_log_prob(std::span<const double>(em), ws, b, e)) == doctest::Approx(p / z));
+            }
+    }
+}
+
+TEST_CASE("crf layer: emission hook validates its input") {
+    CrfLayer layer;
+    CrfLayer::Workspace ws;
+    std::vector<std::uint8_t> tags;
+    std::vector<float> bad(7, 0.f);
+    CHECK_THROWS_AS(layer.viterbi(std::span<const float>(bad), tags, ws), InvalidArgument);
+    std::vector<float> nan(6, 0.f);
+    nan[4] = std::nanf("");
+    CHECK_THROWS_AS(layer.forward_backward(std::span<const float>(nan), ws), InvalidArgument);
+    std::vector<float> em{0, 5, 0, 0, 0, 5, 5, 0, 0};  // B I O
+    layer.viterbi(std::span<const float>(em), tags, ws);
+    CHECK(tags == std::vector<std::uint8_t>{1, 2, 0});
+    std::vector<std::uint8_t> forbidden{0, 2, 0};
+    CHECK_THROWS_AS(layer.nll(std::span<const float>(em), std::span<const std::uint8_t>(forbidden), ws, {}, nullptr),
+                    InvalidArgument);
+    std::vector<float> empty;
+    CHECK(layer.viterbi(std::span<const float>(empty), tags, ws) == 0.0);
+    CHECK(tags.empty());
+}
+
+TEST_CASE("crf tagger: analytic gradient matches finite differences") {
+    Toy toy = make_toy(5, 12);
+    auto dict = std::make_shared<const DictionaryExtractor>(
+        DictionaryExtractor::build(std::vector<std::pair<std::string, EntityId>>(toy.forms.begin(), toy.forms.begin() + 5)));
+    CrfOptions o;
+    o.hash_bits = 10;
+    o.l2 = 0.7;
+    CrfTagger tagger(o, dict);
+    Rng rng(9);
+    for (std::size_t k = 0; k < tagger.parameter_count(); ++k) tagger.parameter_ref(k) = 0.3 * rng.normal();
+    std::vector<double> grad;
+    const double f0 = tagger.objective(toy.examples, &grad);
+    CHECK(std::isfinite(f0));
+    // coordinates with a data gradient (features that fire) plus every layer parameter
+    std::vector<std::size_t> coords;
+    for (std::size_t k = 0; k < tagger.parameter_count() - 15; ++k)
+        if (std::abs(grad[k] - o.l2 * tagger.parameter(k)) > 1e-6 && coords.size() < 60 && rng.bernoulli(0.5)) coords.push_back(k);
+    for (std::size_t k = tagger.parameter_count() - 15; k < tagger.parameter_count(); ++k) coords.push_back(k);
+    REQUIRE(coords.size() > 40);
+    const double h = 1e-5;
+    double worst = 0;
+    for (std::size_t k : coords) {
+        const double w = tagger.parameter(k);
+        tagger.parameter_ref(k) = w + h;
+        const double fp = tagger.objective(toy.examples);
+        tagger.parameter_ref(k) = w - h;
+        const double fm = tagger.objective(toy.examples);
+        tagger.parameter_ref(k) = w;
+        const double numeric = (fp - fm) / (2 * h);
+        const double rel = std::abs(numeric - grad[k]) / std::max(1.0, std::abs(numeric) + std::abs(grad[k]));
+        worst = std::max(worst, rel);
+    }
+    CHECK(worst < 1e-6);
+}
+
+TEST_CASE("crf tagger: learns from examples, generalises to unseen forms, confidence in (0, 1]") {
+    Toy train = make_toy(1, 400);
+    CrfOptions o;
+    o.hash_bits = 16;
+    o.epochs = 6;
+    o.dictionary_dropout = 0.0;
+    CrfTagger tagger(o);
+    const auto rep = tagger.train(train.examples);
+    REQUIRE(rep.loss_per_epoch.size() == 6);
+    CHECK(rep.loss_per_epoch.back() < 0.2 * rep.loss_per_epoch.front());
+    CHECK(rep.tokens > 400);
+    std::vector<TaggedSpan> spans;
+    const std::string t = "Dune Peanut Butter, 12 oz";
+    tagger.tag(t, spans);
+    REQUIRE(spans.size() == 1);
+    CHECK(t.substr(spans[0].begin, spans[0].end - spans[0].begin) == "Peanut Butter");
+    CHECK(spans[0].confidence > 0.5f);
+    CHECK(spans[0].confidence <= 1.0f);
+    // a form never seen in training, in the same template: found by context
+    const std::string u = "Acme Almond Butter, 12 oz";
+    tagger.tag(u, spans);
+    REQUIRE(spans.size() == 1);
+    CHECK(u.substr(spans[0].begin, spans[0].end - spans[0].begin).find("Butter") != std::string::npos);
+    // empty and hostile input
+    tagger.tag("", spans);
+    CHECK(spans.empty());
+    tagger.tag("\xFF\xFE\xFD", spans);
+    std::vector<Mention> ms;
+    tagger.extract(std::string(1 << 20, 'x') + " Acme Rice", ms);
+    for (const auto& m : ms) CHECK(m.source == MentionSource::crf);
+    // bad spans in training data
+    std::vector<TrainingExample> bad{{"abc", {{2, 10}}}};
+    CHECK_THROWS_AS(tagger.train(bad), InvalidArgument);
+    std::vector<TrainingExample> overlap{{"abc def", {{0, 7}, {4, 7}}}};
+    CHECK_THROWS_AS(tagger.train(overlap), InvalidArgument);
+}
+
+TEST_CASE("crf tagger: training is deterministic for a seed; save/load round trip; corrupted files") {
+    test::TempDir dir("crf");
+    Toy toy = make_toy(2, 150);
+    auto dict = std::make_shared<const DictionaryExtractor>(DictionaryExtractor::build(toy.forms));
+    CrfOptions o;
+    o.hash_bits = 12;
+    o.epochs = 2;
+    CrfTagger a(o, dict), b(o, dict);
+    a.train(toy.examples);
+    b.train(toy.examples);
+    for (std::size_t k = 0; k < a.parameter_count(); k += 97) CHECK(a.parameter(k) == b.parameter(k));
+    a.save(dir / "m.crf");
+    CHECK_THROWS_AS(CrfTagger::load(dir / "m.crf"), InvalidArgument);  // needs its dictionary
+    CrfTagger c = CrfTagger::load(dir / "m.crf", dict);
+    for (std::size_t k = 0; k < a.parameter_count(); ++k) REQUIRE(a.parameter(k) == c.parameter(k));
+    std::vector<TaggedSpan> sa, sc;
+    for (const auto& ex : toy.examples) {
+        a.tag(ex.text, sa);
+        c.tag(ex.text, sc);
+        REQUIRE(sa.size() == sc.size());
+        for (std::size_t k = 0; k < sa.size(); ++k) CHECK(sa[k].begin == sc[k].begin);
+    }
+    const std::string bytes = read_file(dir / "m.crf");
+    for (std::size_t pos : {std::size_t{0}, std::size_t{12}, bytes.size() / 2, bytes.size() - 1}) {
+        std::string x = bytes;
+        x[pos] ^= 0x10;
+        write_file_atomic(dir / "x.crf", x);
+        CHECK_THROWS_AS(CrfTagger::load(dir / "x.crf", dict), ParseError);
+    }
+    write_file_atomic(dir / "t.crf", bytes.substr(0, 100));
+    CHECK_THROWS_AS(CrfTagger::load(dir / "t.crf", dict), ParseError);
+    CHECK_THROWS_AS(CrfTagger(CrfOptions{.hash_bits = 40}), InvalidArgument);
+}
+
+// ---- silver labels, linking, discovery, pipeline ------------------------------------------------
+
+#include <kerec/entity/evaluate.hpp>
+#include <kerec/entity/linker.hpp>
+#include <kerec/sim/world.hpp>
+
+TEST_CASE("silver labels: dictionary spans, denoising and typo copies") {
+    std::vector<std::pair<std::string, EntityId>> forms{{"tomatoes", EntityId(0)}, {"cherry tomatoes", EntityId(1)},
+                                                        {"salsa", EntityId(2)}, {"tomato", EntityId(3)}};
+    const auto dict = DictionaryExtractor::build(forms);
+    std::vector<std::string> titles{"Acme Tomatoes 1 lb", "Nothing here", "Bolt Cherry Tomatoes", "Cherry Bolt Tomatoes",
+                                    "Dune Salsa Verde"};
+    SilverOptions so;
+    so.typo_share = 0.0;
+    so.skip_collocated = false;
+    auto ex = silver_examples(dict, titles, so);
+    // "Nothing here": no match; "Cherry Bolt Tomatoes" is fine ("bolt " starts no form);
+    // "Dune Salsa Verde": "salsa " starts no longer form -> kept
+    REQUIRE(ex.size() == 4);
+    CHECK(ex[0].text == "Acme Tomatoes 1 lb");
+    REQUIRE(ex[0].spans.size() == 1);
+    CHECK(ex[0].spans[0] == std::pair<std::uint32_t, std::uint32_t>{5, 13});
+    // extendable: "cherry " starts a dictionary form, so "Cherry X Tomatoes"-like noise is caught
+    std::vector<std::string> titles2{"Acme Cherry Tomatoes", "Acme Cherry Tomato"};
+    auto ex2 = silver_examples(dict, titles2, so);
+    REQUIRE(ex2.size() == 1);  // the second: "cherry " before the "tomato" match starts a form -> skipped
+    CHECK(ex2[0].spans[0].first == 5);
+    so.skip_unmatched = false;
+    CHECK(silver_examples(dict, titles, so).size() == 5);
+
+    // collocation: a word that always precedes the same entity is a missing qualifier
+    std::vector<std::string> t3;
+    for (int i = 0; i < 5; ++i) t3.push_back("Brand" + std::to_string(i) + " Shallot Tomatoes");
+    for (int i = 0; i < 5; ++i) t3.push_back("Acme Tomatoes " + std::to_string(i));
+    for (int i = 0; i < 5; ++i) t3.push_back("Acme Salsa " + std::to_string(i));
+    SilverOptions sc;
+    sc.typo_share = 0.0;
+    auto ex3 = silver_examples(dict, t3, sc);
+    CHECK(ex3.size() == 10);  // the five "Shallot Tomatoes" titles are dropped, "Acme" precedes two entities
+    for (const auto& e : ex3) CHECK(e.text.find("Shallot") == std::string::npos);
+
+    // typo copies: same spans shifted, one edit inside the span
+    Rng rng(1);
+    TrainingExample in{"Acme Cherry Tomatoes 1 lb", {{5, 20}}}, out;
+    for (int i = 0; i < 50; ++i) {
+        REQUIRE(misspell_copy(in, rng, out));
+        CHECK(out.text != in.text);
+        const int delta = static_cast<int>(out.text.size()) - static_cast<int>(in.text.size());
+        CHECK(out.spans[0].first == 5);
+        CHECK(static_cast<int>(out.spans[0].second) == 20 + delta);
+        CHECK(out.text.substr(out.spans[0].second) == " 1 lb");
+    }
+    TrainingExample tiny{"Ab Cd", {{0, 2}}};
+    CHECK(!misspell_copy(tiny, rng, out));
+}
+
+TEST_CASE("linker: exact, synonyms, head; discovery counts unknown spans") {
+    EntityLinker linker;
+    linker.add("Tortilla Chips", EntityId(1));
+    linker.add("tortilla crisps", EntityId(1));  // synonym, same concept
+    linker.add("salsa", EntityId(2));
+    linker.add("SALSA", EntityId(3));             // conflict: first kept, counted
+    CHECK(linker.size() == 3);
+    CHECK(linker.conflicts() == 1);
+    CHECK(linker.link("TORTILLA-CRISPS").entity == EntityId(1));
+    CHECK(linker.link("tortilla crisps").kind == LinkKind::exact);
+    CHECK(linker.link("Salsa").entity == EntityId(2));
+    CHECK(linker.link("smoky salsa").kind == LinkKind::none);
+    const auto h = linker.link("smoky salsa", true);
+    CHECK(h.kind == LinkKind::head);
+    CHECK(h.entity == EntityId(2));
+    CHECK(linker.link("").kind == LinkKind::none);
+    CHECK_THROWS_AS(linker.add("x", EntityId{}), InvalidArgument);
+
+    CandidateDiscovery d;
+    for (int i = 0; i < 5; ++i) d.add("smoky salsa", "Smoky Salsa", 0.9f, EntityId(2));
+    for (int i = 0; i < 2; ++i) d.add("rare thing", "Rare Thing", 0.5f);
+    d.add("", "", 1.0f);
+    CHECK(d.total() == 7);
+    CHECK(d.distinct() == 2);
+    auto c = d.candidates(3);
+    REQUIRE(c.size() == 1);
+    CHECK(c[0].form == "smoky salsa");
+    CHECK(c[0].count == 5);
+    CHECK(c[0].head == EntityId(2));
+    CHECK(c[0].mean_confidence == doctest::Approx(0.9));
+    CHECK(d.candidates(1).size() == 2);
+}
+
+TEST_CASE("sim world: silver-trained CRF finds held-out forms the dictionary cannot") {
+    const auto world = sim::World::generate(sim::Config::preset("small", 5));
+    auto dict = std::make_shared<const DictionaryExtractor>(DictionaryExtractor::build(world.dictionary()));
+    std::vector<std::string_view> titles;
+    for (const auto& it : world.items()) titles.push_back(it.title);
+    const auto silver = silver_examples(*dict, titles);
+    CHECK(silver.size() > titles.size() / 2);
+    CrfOptions o;
+    o.hash_bits = 18;
+    auto tagger = std::make_shared<CrfTagger>(o, dict);
+    tagger->train(silver);
+    auto linker = std::make_shared<EntityLinker>();
+    linker->add_all(world.dictionary());
+    EntityPipeline crf_only(nullptr, tagger, linker, PipelineOptions{.use_dictionary = false});
+    EntityPipeline both(dict, tagger, linker);
+    DictionaryExtractor dict_only = *dict;
+    PrecisionRecall crf_in, crf_out, dict_out, both_in, linked;
+    CandidateDiscovery discovery;
+    std::vector<Mention> ms;
+    std::size_t correct_entity = 0, in_titles = 0;
+    for (const auto& it : world.items()) {
+        const std::pair<std::uint32_t, std::uint32_t> gold{it.span_begin, it.span_end};
+        const bool in_dict = world.surface_forms()[it.form].in_dictionary;
+        ms.clear();
+        crf_only.extract(it.title, ms, &discovery);
+        score_spans(ms, {&gold, 1}, in_dict ? crf_in : crf_out);
+        if (!in_dict) {
+            score_extractor(dict_only, it.title, {&gold, 1}, dict_out, ms);
+        } else {
+            score_extractor(both, it.title, {&gold, 1}, both_in, ms);
+            ++in_titles;
+            for (const auto& m : ms) correct_entity += m.entity == it.entity;
+        }
+    }
+    MESSAGE("CRF F1 in-dictionary " << crf_in.f1() << ", held-out " << crf_out.f1() << "; dictionary held-out "
+                                    << dict_out.f1());
+    CHECK(crf_in.f1() >= 0.95);
+    CHECK(crf_out.f1() >= 0.85);
+    CHECK(dict_out.f1() < 0.1);
+    CHECK(both_in.f1() >= 0.95);
+    CHECK(static_cast<double>(correct_entity) >= 0.95 * static_cast<double>(in_titles));  // linking
+    const auto cands = discovery.candidates(3);
+    REQUIRE(!cands.empty());
+    // most recurring unknown spans are true held-out forms
+    std::size_t true_forms = 0;
+    for (const auto& c : cands)
+        for (const auto& f : world.surface_forms())
+            if (!f.in_dictionary && f.text == c.form) {
+                ++true_forms;
+                break;
+            }
+    CHECK(static_cast<double>(true_forms) >= 0.7 * static_cast<double>(cands.size()));
+}

@@ -1,0 +1,314 @@
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <kerec/core/io.hpp>
+#include <kerec/core/random.hpp>
+#include <kerec/entity/dictionary.hpp>
+#include <kerec/entity/normalizer.hpp>
+
+#include "../test_util.hpp"
+
+using namespace kerec;
+
+namespace {
+std::vector<std::string> token_texts(const NormalizedText& t) {
+    std::vector<std::string> v;
+    for (std::size_t i = 0; i < t.tokens().size(); ++i) v.emplace_back(t.token_text(i));
+    return v;
+}
+using Forms = std::vector<std::pair<std::string, EntityId>>;
+}  // namespace
+
+TEST_CASE("normalizer: case folding, punctuation, whitespace, offsets back to the source") {
+    Normalizer nz;
+    NormalizedText t;
+    const std::string src = "  Organic  WOMEN'S--Greek Yogurt, 32 Oz!! ";
+    nz.normalize(src, t);
+    CHECK(t.text() == "organic womens greek yogurt 32 oz");
+    CHECK(token_texts(t) == std::vector<std::string>{"organic", "womens", "greek", "yogurt", "32", "oz"});
+    CHECK(t.invalid_bytes() == 0);
+    // every token maps back to the original bytes
+    const auto& tk = t.tokens();
+    CHECK(src.substr(tk[1].src_begin, tk[1].src_end - tk[1].src_begin) == "WOMEN'S");
+    CHECK(src.substr(tk[3].src_begin, tk[3].src_end - tk[3].src_begin) == "Yogurt");
+    // a normalised span maps to an original span
+    const auto pos = t.text().find("greek yogurt");
+    const auto [b, e] = t.source_span(pos, pos + 12);
+    CHECK(src.substr(b, e - b) == "Greek Yogurt");
+
+    // Latin-1 and fullwidth folding, typographic apostrophe removed, symbols separate
+    nz.normalize("CRÈME Brûlée ＡＢＣ１ Ben\xE2\x80\x99s\xE2\x84\xA2 Caf\xC3\x89", t);
+    CHECK(t.text() == "crème brûlée abc1 bens café");
+    CHECK(nz.normalize("ÀÉÎÕÜ ß ×÷") == "àéîõü ß");
+    CHECK(nz.normalize("ПРИВЕТ Ωmega") == "привет ωmega");
+
+    nz.normalize("", t);
+    CHECK(t.empty());
+    CHECK(t.tokens().empty());
+    nz.normalize(" ,;-- \t\n", t);
+    CHECK(t.empty());
+}
+
+TEST_CASE("normalizer: invalid UTF-8 is replaced and counted, never read past the end") {
+    Normalizer nz;
+    NormalizedText t;
+    // lone continuation, overlong, surrogate, truncated 3-byte sequence at the end, > U+10FFFF
+    const std::string bad = std::string("ab\x80" "cd ") + "\xC0\xAF " + "\xED\xA0\x80 " + "\xF5\x80\x80\x80 " + "x\xE2\x82";
+    nz.normalize(bad, t);
+    CHECK(t.invalid_bytes() == 1 + 2 + 3 + 4 + 2);
+    const std::string rep = "\xEF\xBF\xBD";
+    CHECK(t.text().substr(0, 2 + 1 + 3 + 1 + 2) == "ab " + rep + " cd");
+    // every replacement is its own token and maps to exactly one source byte
+    for (std::size_t i = 0; i < t.tokens().size(); ++i) {
+        if (t.token_text(i) == rep) CHECK(t.tokens()[i].src_end - t.tokens()[i].src_begin == 1);
+    }
+    // valid 4-byte characters survive
+    CHECK(nz.normalize("\xF0\x9F\x8D\x8E apple") == "apple");  // emoji is a symbol: separator
+}
+
+TEST_CASE("normalizer: CJK text is tokenised character-wise") {
+    Normalizer nz;
+    NormalizedText t;
+    const std::string src = "有机牛奶1L装";  // 有 机 牛 奶 are Han; 1l and 装
+    nz.normalize(src, t);
+    CHECK(token_texts(t) == std::vector<std::string>{"有", "机", "牛", "奶", "1l", "装"});
+    CHECK(src.substr(t.tokens()[2].src_begin, t.tokens()[2].src_end - t.tokens()[2].src_begin) == "牛");
+    CHECK(nz.normalize("ミルク、チョコ") == "ミ ル ク チ ョ コ");
+}
+
+TEST_CASE("plural folding reaches one stem for singular and plural") {
+    CHECK(fold_plural("berries") == fold_plural("berry"));
+    CHECK(fold_plural("cookies") == fold_plural("cookie"));
+    CHECK(fold_plural("tomatoes") == fold_plural("tomato"));
+    CHECK(fold_plural("boxes") == "box");
+    CHECK(fold_plural("peaches") == "peach");
+    CHECK(fold_plural("eggs") == "egg");
+    CHECK(fold_plural("glass") == "glass");
+    CHECK(fold_plural("hummus") == "hummus");
+    CHECK(fold_plural("chips") == "chip");
+    CHECK(fold_plural("Chips") == "Chips");  // not lower-case ASCII: unchanged
+    for (std::string w : {"berries", "cookies", "tomatoes", "boxes", "eggs", "sauces", "dairy"})
+        CHECK(fold_plural(fold_plural(w)) == fold_plural(w));  // idempotent
+    Normalizer nz(NormalizerOptions{true});
+    NormalizedText t;
+    const std::string src = "Fresh Berries, Cookies!";
+    nz.normalize(src, t);
+    CHECK(t.text() == fold_plural("fresh") + " berri cooki");
+    const auto [b, e] = t.source_span(t.tokens()[1].norm_begin, t.tokens()[1].norm_end);
+    CHECK(src.substr(b, e - b) == "Berries");
+}
+
+TEST_CASE("dictionary: leftmost-longest, non-overlapping, word boundaries, original offsets") {
+    const EntityId milk(0), choc(1), milk_choc(2), dark(3), cream(4), ice_cream(5);
+    Forms forms{{"milk", milk}, {"chocolate", choc}, {"Milk Chocolate", milk_choc}, {"dark chocolate", dark},
+                {"cream", cream}, {"ice cream", ice_cream}, {"ice-cream", ice_cream}};
+    auto d = DictionaryExtractor::build(forms);
+    CHECK(d.size() == 6);  // "ice cream" and "ice-cream" normalise to one form
+    CHECK(d.stats().duplicates == 1);
+    std::vector<Mention> out;
+    const std::string text = "Swiss MILK-chocolate & ICE Cream; creamy milkshake, dark chocolate";
+    d.extract(text, out);
+    REQUIRE(out.size() == 3);
+    CHECK(out[0].entity == milk_choc);
+    CHECK(out[0].text(text) == "MILK-chocolate");
+    CHECK(out[1].entity == ice_cream);
+    CHECK(out[1].text(text) == "ICE Cream");
+    CHECK(out[2].entity == dark);
+    CHECK(out[2].text(text) == "dark chocolate");
+    for (const auto& m : out) CHECK(m.source == MentionSource::dictionary);
+
+    // without word boundaries, "cream" in "creamy" and "milk" in "milkshake" match
+    DictionaryOptions o;
+    o.word_boundary = false;
+    auto d2 = DictionaryExtractor::build(forms, o);
+    out.clear();
+    d2.extract(text, out);
+    std::vector<std::string> got;
+    for (const auto& m : out) got.emplace_back(m.text(text));
+    CHECK(got == std::vector<std::string>{"MILK-chocolate", "ICE Cream", "cream", "milk", "dark chocolate"});
+
+    // extract appends
+    d.extract("milk", out);
+    CHECK(out.back().entity == milk);
+}
+
+TEST_CASE("dictionary: leftmost beats a later longer match; candidates survive a pending match") {
+    // "ab" pending, later "cd" must still be found after "ab" commits (b c d x)
+    Forms forms{{"a b", EntityId(1)}, {"c d", EntityId(2)}, {"a b c d e", EntityId(3)}, {"b c d e f g", EntityId(4)}};
+    auto d = DictionaryExtractor::build(forms);
+    std::vector<Mention> out;
+    d.extract("a b c d x", out);
+    REQUIRE(out.size() == 2);
+    CHECK(out[0].entity == EntityId(1));
+    CHECK(out[1].entity == EntityId(2));
+    out.clear();
+    d.extract("a b c d e f g", out);  // leftmost wins (starts at 'a'), then nothing left
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].entity == EntityId(3));
+    out.clear();
+    d.extract("z b c d e f g", out);
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].entity == EntityId(4));
+}
+
+TEST_CASE("dictionary: matches equal a brute-force leftmost-longest reference on random text") {
+    Rng rng(7);
+    const char* words[] = {"a", "b", "ab", "ba", "c", "abc"};
+    Forms forms;
+    for (int i = 0; i < 60; ++i) {
+        std::string f;
+        const int len = 1 + static_cast<int>(rng.uniform_int(4));
+        for (int k = 0; k < len; ++k) f += std::string(k ? " " : "") + words[rng.uniform_int(6)];
+        forms.emplace_back(f, EntityId(static_cast<std::uint32_t>(i)));
+    }
+    for (bool wb : {true, false}) {
+        DictionaryOptions o;
+        o.word_boundary = wb;
+        o.on_conflict = ConflictPolicy::first_wins;
+        auto d = DictionaryExtractor::build(forms, o);
+        // reference: set of normalised forms -> entity (first wins)
+        std::vector<std::pair<std::string, EntityId>> ref;
+        for (auto& [f, e] : forms) {
+            bool seen = false;
+            for (auto& r : ref) seen |= r.first == f;
+            if (!seen) ref.emplace_back(f, e);
+        }
+        for (int trial = 0; trial < 300; ++trial) {
+            std::string text;
+            const int len = 1 + static_cast<int>(rng.uniform_int(12));
+            for (int k = 0; k < len; ++k) text += std::string(k ? " " : "") + words[rng.uniform_int(6)];
+            std::vector<DictMatch> expect;
+            std::size_t pos = 0;
+            while (pos < text.size()) {
+                std::size_t best_len = 0;
+                EntityId best;
+                for (auto& [f, e] : ref) {
+                    if (text.compare(pos, f.size(), f) != 0) continue;
+                    if (wb && ((pos > 0 && text[pos - 1] != ' ') ||
+                               (pos + f.size() < text.size() && text[pos + f.size()] != ' ')))
+                        continue;
+                    if (f.size() > best_len) best_len = f.size(), best = e;
+                }
+                if (best_len) {
+                    expect.push_back(DictMatch{best, static_cast<std::uint32_t>(pos), static_cast<std::uint32_t>(pos + best_len)});
+                    pos += best_len;
+                } else {
+                    ++pos;
+                }
+            }
+            std::vector<Mention> out;
+            d.extract(text, out);
+            REQUIRE(out.size() == expect.size());
+            for (std::size_t k = 0; k < out.size(); ++k) {
+                CHECK(out[k].entity == expect[k].entity);
+                CHECK(out[k].begin == expect[k].begin);
+                CHECK(out[k].end == expect[k].end);
+            }
+        }
+    }
+}
+
+TEST_CASE("dictionary: conflicting claims follow the explicit policy, never silently") {
+    Forms forms{{"Chips", EntityId(1)}, {"chips", EntityId(2)}, {"salsa", EntityId(3)}, {"SALSA", EntityId(3)}};
+    CHECK_THROWS_AS(DictionaryExtractor::build(forms), InvalidArgument);
+    try {
+        DictionaryExtractor::build(forms);
+    } catch (const InvalidArgument& e) {
+        CHECK(std::string(e.what()).find("'chips'") != std::string::npos);
+    }
+    DictionaryOptions o;
+    o.on_conflict = ConflictPolicy::first_wins;
+    auto d = DictionaryExtractor::build(forms, o);
+    REQUIRE(d.stats().conflicts.size() == 1);
+    CHECK(d.stats().conflicts[0].kept == EntityId(1));
+    CHECK(d.stats().conflicts[0].other == EntityId(2));
+    CHECK(d.lookup("CHIPS") == EntityId(1));
+    CHECK(d.stats().duplicates == 1);
+    o.on_conflict = ConflictPolicy::drop;
+    auto d2 = DictionaryExtractor::build(forms, o);
+    CHECK(!d2.lookup("chips").has_value());
+    CHECK(d2.lookup("Salsa") == EntityId(3));
+    CHECK(d2.size() == 1);
+    // invalid ids and empty forms
+    Forms bad{{"x", EntityId{}}};
+    CHECK_THROWS_AS(DictionaryExtractor::build(bad), InvalidArgument);
+    Forms empty{{"  ,, ", EntityId(1)}, {"", EntityId(2)}};
+    auto d3 = DictionaryExtractor::build(empty);
+    CHECK(d3.empty());
+    CHECK(d3.stats().empty_forms == 2);
+    std::vector<Mention> out;
+    d3.extract("anything", out);
+    CHECK(out.empty());
+}
+
+TEST_CASE("dictionary: empty, 10 MB and invalid UTF-8 inputs") {
+    Forms forms{{"olive oil", EntityId(0)}, {"oil", EntityId(1)}, {"牛奶", EntityId(2)}};
+    auto d = DictionaryExtractor::build(forms);
+    std::vector<Mention> out;
+    d.extract("", out);
+    CHECK(out.empty());
+    d.extract("\xFF\xFE olive\x80oil \xC3 olive oil \xE2\x82", out);
+    REQUIRE(out.size() == 2);  // "olive", U+FFFD, "oil" -> only "oil"; then "olive oil"
+    CHECK(out[0].entity == EntityId(1));
+    CHECK(out[1].entity == EntityId(0));
+    out.clear();
+    d.extract("有机牛奶", out);
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].begin == 6);
+    CHECK(out[0].end == 12);
+
+    std::string big;
+    const std::string unit = "Extra Virgin Olive Oil 500ml, ";
+    while (big.size() < 10'000'000) big += unit;
+    out.clear();
+    d.extract(big, out);
+    CHECK(out.size() == big.size() / unit.size());
+    CHECK(out.back().text(big) == "Olive Oil");
+    // steady state: a second call does not need more capacity
+    const auto cap = out.capacity();
+    out.clear();
+    d.extract(big, out);
+    CHECK(out.capacity() == cap);
+}
+
+TEST_CASE("dictionary: save/load round trip, corrupted and truncated files are rejected") {
+    test::TempDir dir("dict");
+    Forms forms;
+    Rng rng(3);
+    for (std::uint32_t i = 0; i < 2000; ++i) {
+        std::string f = "w" + std::to_string(rng.uniform_int(500)) + " x" + std::to_string(i % 37);
+        if (i % 5 == 0) f = "p" + std::to_string(i);
+        forms.emplace_back(f, EntityId(i));
+    }
+    DictionaryOptions o;
+    o.on_conflict = ConflictPolicy::first_wins;
+    auto d = DictionaryExtractor::build(forms, o);
+    d.save(dir / "d.bin");
+    auto l = DictionaryExtractor::load(dir / "d.bin");
+    CHECK(l.size() == d.size());
+    CHECK(l.stats().states == d.stats().states);
+    std::string text;
+    for (int i = 0; i < 300; ++i) text += forms[rng.uniform_int(forms.size())].first + " , ";
+    std::vector<Mention> a, b;
+    d.extract(text, a);
+    l.extract(text, b);
+    CHECK(a.size() > 100);
+    CHECK(a == b);
+
+    const std::string bytes = read_file(dir / "d.bin");
+    // flip one byte anywhere: checksum or validation must reject it
+    for (std::size_t pos : {std::size_t{3}, std::size_t{9}, bytes.size() / 2, bytes.size() - 2}) {
+        std::string c = bytes;
+        c[pos] ^= 0x40;
+        write_file_atomic(dir / "c.bin", c);
+        CHECK_THROWS_AS(DictionaryExtractor::load(dir / "c.bin"), ParseError);
+    }
+    write_file_atomic(dir / "t.bin", bytes.substr(0, bytes.size() / 3));
+    CHECK_THROWS_AS(DictionaryExtractor::load(dir / "t.bin"), ParseError);
+    write_file_atomic(dir / "e.bin", "");
+    CHECK_THROWS_AS(DictionaryExtractor::load(dir / "e.bin"), ParseError);
+    CHECK_THROWS_AS(DictionaryExtractor::load(dir / "missing.bin"), IoError);
+}
