@@ -709,6 +709,9 @@ private:
                                      const EdgeData* p, detail::GraphArrays<Id, EdgeData>& a, std::uint64_t dst,
                                      std::uint64_t d, const GraphBuildOptions& opt) {
         if (d == 0) return 0;
+        if (d <= 16 && process_tiny_row<16>(t, w, p, a, dst, d, opt)) return d;
+        if (d > 16 && d <= 32 && process_tiny_row<32>(t, w, p, a, dst, d, opt)) return d;
+        if (d > 32 && d <= 64 && process_tiny_row<64>(t, w, p, a, dst, d, opt)) return d;
         if (d <= small_row) return process_small_row(t, w, p, a, dst, d, opt);
         ws.keys.resize(std::max<std::size_t>(ws.keys.size(), d));
         for (std::uint32_t j = 0; j < d; ++j) ws.keys[j] = (std::uint64_t{t[j].value()} << 32) | j;
@@ -719,6 +722,48 @@ private:
     }
 
     static constexpr std::size_t small_row = 32;
+
+    /// Rows of at most T (16, 32, 64) edges without duplicates or filtered weights (most rows): ranks by
+    /// target and by (weight desc, target asc) counted with fixed-width 32-bit comparisons that
+    /// vectorise; no sort. Returns false (nothing written) when the row needs the general path.
+    template <std::size_t T>
+    static bool process_tiny_row(const Id* t, const float* w, const EdgeData* p, detail::GraphArrays<Id, EdgeData>& a,
+                                 std::uint64_t b, std::uint64_t d, const GraphBuildOptions& opt) {
+        alignas(64) std::int32_t tb[T];  // targets biased to order as signed integers
+        alignas(64) float wv[T];
+        for (std::size_t j = 0; j < T; ++j) {
+            tb[j] = j < d ? static_cast<std::int32_t>(t[j].value() ^ 0x80000000u) : std::numeric_limits<std::int32_t>::max();
+            wv[j] = j < d ? w[j] + 0.0f : -std::numeric_limits<float>::infinity();
+        }
+        std::uint32_t equal = 0, low = 0;
+        for (std::size_t i = 0; i < d; ++i) {
+            for (std::size_t j = 0; j < T; ++j) equal += tb[j] == tb[i];
+            low += !(wv[i] >= opt.min_weight);
+        }
+        if (equal != d || low != 0) return false;  // duplicates or filtered edges
+        std::uint32_t rank_t[T], rank_w[T];
+        for (std::size_t i = 0; i < d; ++i) {
+            std::uint32_t rt = 0, rw = 0;
+            const std::int32_t x = tb[i];
+            const float y = wv[i];
+            for (std::size_t j = 0; j < T; ++j) {
+                rt += tb[j] < x;
+                rw += (wv[j] > y) | ((wv[j] == y) & (tb[j] < x));
+            }
+            rank_t[i] = rt;
+            rank_w[i] = rw;
+        }
+        for (std::size_t i = 0; i < d; ++i) {
+            a.targets[b + rank_w[i]] = t[i];
+            a.weights[b + rank_w[i]] = wv[i];
+            if constexpr (has_payload) a.payload[b + rank_w[i]] = p[i];
+        }
+        if (a.lookup16.size() != 0)
+            for (std::size_t i = 0; i < d; ++i) a.lookup16[b + rank_t[i]] = static_cast<std::uint16_t>(rank_w[i]);
+        else
+            for (std::size_t i = 0; i < d; ++i) a.lookup32[b + rank_t[i]] = rank_w[i];
+        return true;
+    }
 
     /// process_row for d <= small_row: everything on the stack, lookup written directly.
     static std::uint64_t process_small_row(const Id* t, const float* w, const EdgeData* p,
