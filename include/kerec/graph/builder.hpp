@@ -255,7 +255,7 @@ public:
     static Graph build(std::span<const Edge> edges, const GraphBuildOptions& opt) {
         const std::size_t m_in = edges.size();
         const unsigned threads = m_in < (1u << 16) ? 1u : detail::worker_count(opt.threads, 64);
-        const std::size_t chunks = threads == 1 ? 1 : std::size_t{threads} * 4;
+        const std::size_t chunks = threads == 1 ? 1 : std::size_t{threads} * 16;
         const std::size_t chunk_len = (m_in + chunks - 1) / std::max<std::size_t>(chunks, 1);
         const bool drop_loops = opt.self_loops == SelfLoopPolicy::drop;
         auto validate = [&](std::size_t i) {
