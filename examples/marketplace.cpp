@@ -39,7 +39,7 @@ namespace {
 struct Options {
     std::string size = "small";
     std::uint64_t seed = 42;
-    double budget = 0.05;  // <= 1: share of all ordered pairs; > 1: number of pairs
+    double budget = 0.10;  // <= 1: share of all ordered pairs; > 1: number of pairs
     std::filesystem::path store = "kerec-demo-store";
     std::string judge = "sim";
     int latency_us = 50;  // simulated LLM latency per call
@@ -137,9 +137,13 @@ int main(int argc, char** argv) try {
     times.emplace_back("extract entities", clock.lap());
 
     // 2. Entity popularity from bills, and 3. segmented pairs within the budget.
-    const auto popularity = Popularity::from_events(world.events(), item_entity, world.entities().size());
+    PopularityOptions popularity_options;
+    popularity_options.rate_window = 86400.0;  // bills per day since the entity first sold: fair to late arrivals
+    const auto popularity = Popularity::from_events(world.events(), item_entity, world.entities().size(), popularity_options);
     SegmentedPairOptions pair_options;
     pair_options.ordered = true;
+    // Every segment pair may be asked; the budget keeps the pairs of highest expected traffic.
+    pair_options.partners.assign(3, std::vector<std::uint32_t>(3, all_partners));
     const std::uint64_t all_pairs = static_cast<std::uint64_t>(world.entities().size()) * (world.entities().size() - 1);
     pair_options.budget = opt.budget <= 1.0 ? static_cast<std::uint64_t>(opt.budget * static_cast<double>(all_pairs))
                                             : static_cast<std::uint64_t>(opt.budget);

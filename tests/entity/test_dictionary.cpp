@@ -69,6 +69,27 @@ TEST_CASE("normalizer: invalid UTF-8 is replaced and counted, never read past th
     CHECK(nz.normalize("\xF0\x9F\x8D\x8E apple") == "apple");  // emoji is a symbol: separator
 }
 
+TEST_CASE("normalizer: buffers grow with the output, not with a worst-case bound") {
+    Normalizer nz;
+    NormalizedText t;
+    const std::string ascii(10'000'000, 'a');
+    nz.normalize(ascii, t);
+    CHECK(t.size() == ascii.size());
+    CHECK(t.capacity() < ascii.size() + 1024);
+    // expanding inputs: invalid bytes (1 -> 4 bytes) and CJK after CJK (3 -> 4 bytes)
+    std::string bad(300'000, '\xFF');
+    nz.normalize(bad, t);
+    CHECK(t.invalid_bytes() == bad.size());
+    CHECK(t.size() == 4 * bad.size() - 1);
+    CHECK(t.tokens().size() == bad.size());
+    std::string cjk;
+    for (int i = 0; i < 100'000; ++i) cjk += "牛";
+    nz.normalize(cjk, t);
+    CHECK(t.tokens().size() == 100'000);
+    CHECK(t.size() == 4 * 100'000 - 1);
+    CHECK(t.source_end(t.size() - 1) == cjk.size());
+}
+
 TEST_CASE("normalizer: CJK text is tokenised character-wise") {
     Normalizer nz;
     NormalizedText t;
@@ -298,6 +319,20 @@ TEST_CASE("dictionary: save/load round trip, corrupted and truncated files are r
     CHECK(a.size() > 100);
     CHECK(a == b);
 
+    // the Aho-Corasick mode (no word boundaries) round-trips too
+    DictionaryOptions ac = o;
+    ac.word_boundary = false;
+    auto dac = DictionaryExtractor::build(forms, ac);
+    dac.save(dir / "ac.bin");
+    auto lac = DictionaryExtractor::load(dir / "ac.bin");
+    CHECK(!lac.options().word_boundary);
+    a.clear();
+    b.clear();
+    dac.extract(text, a);
+    lac.extract(text, b);
+    CHECK(a.size() > 100);
+    CHECK(a == b);
+
     const std::string bytes = read_file(dir / "d.bin");
     // flip one byte anywhere: checksum or validation must reject it
     for (std::size_t pos : {std::size_t{3}, std::size_t{9}, bytes.size() / 2, bytes.size() - 2}) {
@@ -311,4 +346,48 @@ TEST_CASE("dictionary: save/load round trip, corrupted and truncated files are r
     write_file_atomic(dir / "e.bin", "");
     CHECK_THROWS_AS(DictionaryExtractor::load(dir / "e.bin"), ParseError);
     CHECK_THROWS_AS(DictionaryExtractor::load(dir / "missing.bin"), IoError);
+}
+
+TEST_CASE("normalizer and dictionary: invariants on random bytes (fuzz-style)") {
+    Rng rng(99);
+    Forms forms{{"ab", EntityId(0)}, {"ab cd", EntityId(1)}, {"é", EntityId(2)}, {"牛", EntityId(3)}, {"x y z", EntityId(4)}};
+    auto wb = DictionaryExtractor::build(forms);
+    DictionaryOptions o;
+    o.word_boundary = false;
+    auto ac = DictionaryExtractor::build(forms, o);
+    Normalizer nz(NormalizerOptions{true});
+    NormalizedText t;
+    const std::string alphabet[] = {"a", "b", "c", "d", " ", "-", "'", "\xC3\xA9", "\xC3\x89", "\xE7\x89\x9B", "\xFF",
+                                    "\x80", "\xE2\x82", "s", "ies", "X", "y", "z", "\xF0\x9F\x8D\x8E", "\xEF\xBC\xA1"};
+    std::vector<Mention> out;
+    for (int trial = 0; trial < 3000; ++trial) {
+        std::string s;
+        const auto len = rng.uniform_int(24);
+        for (std::uint64_t k = 0; k < len; ++k) s += alphabet[rng.uniform_int(20)];
+        if (!s.empty() && rng.bernoulli(0.2)) s[rng.uniform_int(s.size())] = static_cast<char>(rng.uniform_int(256));
+        nz.normalize(s, t);
+        const std::string_view n = t.text();
+        CHECK(n.find("  ") == std::string_view::npos);
+        if (!n.empty()) CHECK((n.front() != ' ' && n.back() != ' '));
+        std::uint32_t prev_end = 0;
+        for (const Token& tk : t.tokens()) {
+            CHECK(tk.src_begin < tk.src_end);
+            CHECK(tk.src_end <= s.size());
+            CHECK(tk.src_begin >= prev_end);
+            CHECK(tk.norm_begin < tk.norm_end);
+            prev_end = tk.src_end;
+        }
+        for (std::size_t i = 0; i < t.size(); ++i) CHECK(t.source_end(i) <= s.size());
+        for (auto* d : {&wb, &ac}) {
+            out.clear();
+            d->extract(s, out);
+            std::uint32_t last = 0;
+            for (const Mention& m : out) {
+                CHECK(m.begin < m.end);
+                CHECK(m.end <= s.size());
+                CHECK(m.begin >= last);  // sorted, non-overlapping
+                last = m.end;
+            }
+        }
+    }
 }

@@ -1,9 +1,9 @@
 // kerec/entity/crf_tagger.hpp — CrfTagger: hashed sparse features + the CRF layer, trained with
 // L2-regularised AdaGrad. The stand-alone tagger of the paper's BERT-CRF entity extractor.
 //
-// Each token t of the normalised text gets ~25 hashed features φ(x, t) (token, neighbours ±2,
-// bigrams, prefixes/suffixes 1–3, shape of the original bytes, position, dictionary-match flags
-// B/I/O at t−1, t, t+1); emissions are E[t, y] = Σ_{f ∈ φ(x,t)} W[f, y] with W a 2^hash_bits × 3
+// Each token t of the normalised text gets ~30 hashed features φ(x, t) (token, neighbours ±2,
+// bigrams, prefixes/suffixes 1–3, shape of the original bytes, position, training-frequency
+// class of t and its neighbours, dictionary-match flags B/I/O at t−1, t, t+1); emissions are E[t, y] = Σ_{f ∈ φ(x,t)} W[f, y] with W a 2^hash_bits × 3
 // table. Training minimises Σ_i −log P(y_i | x_i) + (λ/2)‖θ‖² with AdaGrad (per-example sparse
 // steps, L2 applied to the touched coordinates); dictionary features are dropped for a share of
 // examples so the tagger also learns lexical and contextual cues (it must find forms that the
@@ -44,6 +44,8 @@ struct CrfOptions {
     int epochs = 8;
     std::uint64_t seed = 42;             ///< shuffling and dictionary-feature dropout
     double dictionary_dropout = 0.8;     ///< share of examples trained without dictionary features
+    double word_dropout = 0.0;           ///< share of tokens trained without their own word features
+                                         ///< (context then decides: generalises to unknown words)
     NormalizerOptions normalizer{};      ///< must equal the attached dictionary's
 };
 
@@ -85,8 +87,10 @@ public:
         if (options_.hash_bits < 8 || options_.hash_bits > 28)
             throw InvalidArgument(fmt::format("CrfTagger: hash_bits {} outside [8, 28]", options_.hash_bits));
         if (!(options_.l2 >= 0) || !(options_.learning_rate > 0) || options_.epochs < 0 ||
-            !(options_.dictionary_dropout >= 0 && options_.dictionary_dropout <= 1))
-            throw InvalidArgument("CrfTagger: l2 ≥ 0, learning_rate > 0, epochs ≥ 0, dictionary_dropout in [0, 1]");
+            !(options_.dictionary_dropout >= 0 && options_.dictionary_dropout <= 1) ||
+            !(options_.word_dropout >= 0 && options_.word_dropout < 1))
+            throw InvalidArgument(
+                "CrfTagger: l2 ≥ 0, learning_rate > 0, epochs ≥ 0, dictionary_dropout in [0, 1], word_dropout in [0, 1)");
         weights_.assign((std::size_t{1} << options_.hash_bits) * L, 0.0);
         counts_.assign(std::size_t{1} << count_bits, 0);
         set_dictionary(std::move(dictionary));
@@ -120,9 +124,34 @@ public:
             out.push_back(TaggedSpan{tk[b].src_begin, tk[e - 1].src_end, b, e, static_cast<float>(std::exp(lp))});
         }
     }
+    /// Same, with the tagger's own workspace (not thread-safe: use one Workspace per thread).
     void tag(std::string_view text, std::vector<TaggedSpan>& out) { tag(text, out, ws_); }
 
-    /// Extractor concept: spans as unlinked mentions (entity invalid, source crf).
+    /// The single most probable entity span of `text` (at most `max_tokens` tokens) by exact span
+    /// marginal, whether or not Viterbi selects it: a fallback for texts that must name something
+    /// (every catalogue item is some product). False when the text has no tokens.
+    /// O(T · max_tokens²) after one forward-backward.
+    bool best_span(std::string_view text, TaggedSpan& best, Workspace& ws, std::size_t max_tokens = 4) const {
+        prepare(text, ws);
+        const std::size_t T = ws.norm.tokens().size();
+        if (T == 0) return false;
+        emissions(ws, false);
+        const std::span<const double> em(ws.em.data(), T * L);
+        layer_.forward_backward(em, ws.lw);
+        double best_lp = CrfLayer::neg_inf;
+        std::size_t bb = 0, be = 1;
+        for (std::size_t b = 0; b < T; ++b)
+            for (std::size_t e = b + 1; e <= T && e - b <= max_tokens; ++e) {
+                const double lp = layer_.span_log_prob(em, ws.lw, b, e);
+                if (lp > best_lp) best_lp = lp, bb = b, be = e;
+            }
+        const auto& tk = ws.norm.tokens();
+        best = TaggedSpan{tk[bb].src_begin, tk[be - 1].src_end, static_cast<std::uint32_t>(bb),
+                          static_cast<std::uint32_t>(be), static_cast<float>(std::exp(best_lp))};
+        return true;
+    }
+
+    /// Extractor concept: spans as unlinked mentions (entity invalid, source crf). Not thread-safe.
     void extract(std::string_view text, std::vector<Mention>& out) {
         tag(text, ws_.tagged, ws_);
         for (const auto& s : ws_.tagged) out.push_back(Mention{EntityId{}, s.begin, s.end, s.confidence, MentionSource::crf});
@@ -154,7 +183,11 @@ public:
         rep.tokens = P.gold.size();
         if (rep.examples == 0) return rep;
         const std::size_t D = weights_.size();
-        std::vector<double> acc(D, 0.0), grad(D, 0.0);
+        // one allocation for the AdaGrad accumulators and the gradient scatter buffer (two
+        // separate vectors trip a GCC 12 -O3 -Wfree-nonheap-object false positive)
+        std::vector<double> acc_grad(2 * D, 0.0);
+        double* acc = acc_grad.data();
+        double* grad = acc + D;
         std::vector<std::uint8_t> touched_flag(D, 0);
         std::vector<std::uint32_t> touched;
         std::array<double, 15> acc_layer{};
@@ -165,6 +198,7 @@ public:
         const double eta = options_.learning_rate;
         constexpr double eps = 1e-8;
         std::vector<double> em, d_em;
+        std::vector<std::uint8_t> word_mask;
         CrfLayer::Workspace lw;
         CrfLayerGradient gl;
         ProgressThrottle throttle(progress, "training CRF", static_cast<std::uint64_t>(options_.epochs) * rep.examples);
@@ -176,7 +210,10 @@ public:
             for (std::uint32_t i : order) {
                 const bool drop = rng.bernoulli(options_.dictionary_dropout);
                 const std::size_t T = P.tok_off[i + 1] - P.tok_off[i];
-                example_emissions(P, i, drop, em);
+                word_mask.assign(T, 0);
+                if (options_.word_dropout > 0)
+                    for (auto& m : word_mask) m = rng.bernoulli(options_.word_dropout);
+                example_emissions(P, i, drop, em, word_mask.data());
                 d_em.assign(T * L, 0.0);
                 gl.clear();
                 const std::span<const std::uint8_t> gold(P.gold.data() + P.tok_off[i], T);
@@ -187,8 +224,8 @@ public:
                     const std::size_t tok = P.tok_off[i] + t;
                     for (std::uint32_t k = P.feat_off[tok]; k < P.feat_off[tok + 1]; ++k) {
                         const std::uint32_t f = P.feats[k];
-                        if (drop && (f & dict_bit)) continue;
-                        const std::size_t row = static_cast<std::size_t>(f & ~dict_bit) * L;
+                        if ((drop && (f & dict_bit)) || (word_mask[t] && (f & word_bit))) continue;
+                        const std::size_t row = static_cast<std::size_t>(f & ~flag_bits) * L;
                         if (!touched_flag[row]) touched_flag[row] = 1, touched.push_back(static_cast<std::uint32_t>(row));
                         for (std::size_t y = 0; y < L; ++y) grad[row + y] += d_em[t * L + y];
                     }
@@ -243,7 +280,7 @@ public:
             for (std::size_t t = 0; t < T; ++t) {
                 const std::size_t tok = P.tok_off[i] + t;
                 for (std::uint32_t k = P.feat_off[tok]; k < P.feat_off[tok + 1]; ++k) {
-                    const std::size_t row = static_cast<std::size_t>(P.feats[k] & ~dict_bit) * L;
+                    const std::size_t row = static_cast<std::size_t>(P.feats[k] & ~flag_bits) * L;
                     for (std::size_t y = 0; y < L; ++y) g[row + y] += d_em[t * L + y];
                 }
             }
@@ -309,6 +346,7 @@ public:
         w.put(static_cast<std::int32_t>(options_.epochs));
         w.put(options_.seed);
         w.put(options_.dictionary_dropout);
+        w.put(options_.word_dropout);
         w.put(layer_.trans);
         w.put(layer_.start);
         w.put(layer_.stop);
@@ -332,6 +370,10 @@ public:
         o.epochs = r.get<std::int32_t>();
         o.seed = r.get<std::uint64_t>();
         o.dictionary_dropout = r.get<double>();
+        o.word_dropout = r.get<double>();
+        if (!(o.dictionary_dropout >= 0 && o.dictionary_dropout <= 1) || !(o.word_dropout >= 0 && o.word_dropout < 1) ||
+            !(o.l2 >= 0) || !(o.learning_rate > 0) || o.epochs < 0)
+            throw r.error("invalid training options");
         CrfLayer layer;
         layer.trans = r.get<std::array<double, 9>>();
         layer.start = r.get<std::array<double, 3>>();
@@ -354,10 +396,12 @@ public:
 
 private:
     static constexpr std::size_t L = CrfLayer::L;
-    static constexpr std::uint32_t dict_bit = 0x80000000u;
+    static constexpr std::uint32_t dict_bit = 0x80000000u;  // feature reads the dictionary
+    static constexpr std::uint32_t word_bit = 0x40000000u;  // feature reads the token's own identity
+    static constexpr std::uint32_t flag_bits = dict_bit | word_bit;
     static constexpr std::uint32_t count_bits = 20;
     static constexpr std::string_view magic = "KERECCRF";
-    static constexpr std::uint32_t version = 1;
+    static constexpr std::uint32_t version = 2;
 
     struct Prepared {
         std::vector<std::uint32_t> feats, feat_off{0}, tok_off{0};
@@ -402,7 +446,8 @@ private:
         return c <= 2 ? 0 : c <= 20 ? 1 : 2;
     }
 
-    void example_emissions(const Prepared& P, std::size_t i, bool drop, std::vector<double>& em) const {
+    void example_emissions(const Prepared& P, std::size_t i, bool drop, std::vector<double>& em,
+                           const std::uint8_t* word_mask = nullptr) const {
         const std::size_t T = P.tok_off[i + 1] - P.tok_off[i];
         em.assign(T * L, 0.0);
         for (std::size_t t = 0; t < T; ++t) {
@@ -410,8 +455,8 @@ private:
             double e0 = 0, e1 = 0, e2 = 0;
             for (std::uint32_t k = P.feat_off[tok]; k < P.feat_off[tok + 1]; ++k) {
                 const std::uint32_t f = P.feats[k];
-                if (drop && (f & dict_bit)) continue;
-                const double* w = weights_.data() + static_cast<std::size_t>(f & ~dict_bit) * L;
+                if ((drop && (f & dict_bit)) || (word_mask && word_mask[t] && (f & word_bit))) continue;
+                const double* w = weights_.data() + static_cast<std::size_t>(f & ~flag_bits) * L;
                 e0 += w[0], e1 += w[1], e2 += w[2];
             }
             em[t * L] = e0, em[t * L + 1] = e1, em[t * L + 2] = e2;
@@ -426,7 +471,7 @@ private:
             for (std::uint32_t k = ws.offsets[t]; k < ws.offsets[t + 1]; ++k) {
                 const std::uint32_t f = ws.feats[k];
                 if (drop && (f & dict_bit)) continue;
-                const double* w = weights_.data() + static_cast<std::size_t>(f & ~dict_bit) * L;
+                const double* w = weights_.data() + static_cast<std::size_t>(f & ~flag_bits) * L;
                 e0 += w[0], e1 += w[1], e2 += w[2];
             }
             ws.em[t * L] = e0, ws.em[t * L + 1] = e1, ws.em[t * L + 2] = e2;
@@ -477,6 +522,7 @@ private:
         const std::uint32_t mask = (std::uint32_t{1} << options_.hash_bits) - 1;
         auto add = [&](std::uint64_t h) { ws.feats.push_back(static_cast<std::uint32_t>(h) & mask); };
         auto add_dict = [&](std::uint64_t h) { ws.feats.push_back((static_cast<std::uint32_t>(h) & mask) | dict_bit); };
+        auto add_word = [&](std::uint64_t h) { ws.feats.push_back((static_cast<std::uint32_t>(h) & mask) | word_bit); };
         auto word = [&](std::ptrdiff_t t) -> std::uint64_t {
             if (t < 0) return 0x1111;
             if (t >= static_cast<std::ptrdiff_t>(T)) return 0x2222;
@@ -506,29 +552,29 @@ private:
             const std::string_view w = ws.norm.token_text(t);
             const auto ti = static_cast<std::ptrdiff_t>(t);
             add(mix(1, 0));  // bias
-            add(mix(2, w0));
+            add_word(mix(2, w0));
             add(mix(3, wm1));
             add(mix(4, wp1));
             add(mix(5, wm2));
             add(mix(6, wp2));
-            add(mix(7, mix(wm1, w0)));
-            add(mix(8, mix(w0, wp1)));
+            add_word(mix(7, mix(wm1, w0)));
+            add_word(mix(8, mix(w0, wp1)));
             for (std::size_t k = 1; k <= 3 && k <= w.size(); ++k) {
-                add(mix(9 + k, hash_bytes(w.substr(0, k), 11)));
-                add(mix(13 + k, hash_bytes(w.substr(w.size() - k), 13)));
+                add_word(mix(9 + k, hash_bytes(w.substr(0, k), 11)));
+                add_word(mix(13 + k, hash_bytes(w.substr(w.size() - k), 13)));
             }
             add(mix(17, s0));
             add(mix(18, mix(sm1, s0)));
             add(mix(19, mix(s0, sp1)));
             add(mix(20, (t == 0 ? 1 : 0) + (t + 1 == T ? 2 : 0)));
-            add(mix(21, std::min<std::size_t>(w.size(), 12)));
+            add_word(mix(21, std::min<std::size_t>(w.size(), 12)));
             {
                 const std::uint64_t fm1 = freq_class(wm1), f0 = freq_class(w0), fp1 = freq_class(wp1);
-                add(mix(26, f0));
-                add(mix(27, fm1 * 8 + f0));
-                add(mix(28, f0 * 8 + fp1));
-                add(mix(29, mix(f0, s0)));
-                add(mix(30, (freq_class(wm2) * 8 + fm1) * 8 + f0));
+                add_word(mix(26, f0));
+                add_word(mix(27, fm1 * 8 + f0));
+                add_word(mix(28, f0 * 8 + fp1));
+                add_word(mix(29, mix(f0, s0)));
+                add_word(mix(30, (freq_class(wm2) * 8 + fm1) * 8 + f0));
             }
             const std::uint8_t dp = t > 0 ? ws.dflags[t - 1] : 3, d0 = ws.dflags[t], dn = t + 1 < T ? ws.dflags[t + 1] : 3;
             if (dict_) {

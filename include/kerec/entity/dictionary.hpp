@@ -1,20 +1,24 @@
 // kerec/entity/dictionary.hpp — DictionaryExtractor: surface-form dictionary matching.
 //
 // The dictionary half of the paper's entity extractor: a list of (surface form → entity) pairs,
-// where synonyms map to one canonical entity (the "unified concept term"), compiled into an
-// Aho–Corasick automaton over normalised text (kerec/entity/normalizer.hpp).
-//   * Automaton: trie built breadth-first from the sorted forms, failure links f(v) = δ(f(u), c)
-//     and output links to the nearest terminal on the failure chain. Transitions are compact:
-//     states with ≥ dense_degree children (always the root) get a dense 256-entry row, the rest
-//     sorted (label, target) runs scanned linearly.
-//   * Matches are leftmost-longest and non-overlapping: a candidate is committed once no future
-//     match can start at or before it (current position − depth(state) > candidate start).
-//   * Optional word-boundary rule: a match must start and end on token boundaries. CJK characters
-//     are tokens on their own, so CJK forms still match inside unspaced CJK text.
+// where synonyms map to one canonical entity (the "unified concept term"), compiled over
+// normalised text (kerec/entity/normalizer.hpp) and matched leftmost-longest, non-overlapping.
+//   * Byte trie, built breadth-first from the sorted forms: a state's children have consecutive
+//     ids, so a 32-byte state holds its sorted labels inline (child k = first + k); the root and
+//     states with ≥ dense_degree children get a dense 256-entry row; a state below which one form
+//     continues keeps the rest as a memcmp'd tail.
+//   * Word-boundary mode (default): a match starts and ends on token boundaries, so the scan walks
+//     a trie over words from each token start (words looked up in a small hash table of the
+//     forms' words; unknown words end a walk at once) and resumes after the longest match.
+//   * Without word boundaries: Aho–Corasick, f(v) = δ(f(u), c), output links to the nearest
+//     terminal on the failure chain; a candidate is committed once no future match can start at
+//     or before it (position − depth(state) > start).
+//   * CJK characters are tokens of their own, so CJK forms match inside unspaced CJK text.
 //   * One surface form claimed by two entities: ConflictPolicy decides (error by default,
 //     first_wins, or drop the form); every conflict is listed in stats().conflicts.
-// Build: O(Σ|forms| log n) (sort) + O(Σ|forms|) (trie, links). Scan: O(bytes + matches), no
-// allocation at steady state. Save/load: binary file, magic + version + CRC-32C, validated.
+// Build: O(Σ|forms| log n) (sort) + O(Σ|forms|). Scan: O(bytes + words · walk) or O(bytes +
+// matches) for Aho–Corasick, no allocation at steady state. Save/load: magic + version + CRC-32C,
+// structure validated on load.
 #pragma once
 
 #include <algorithm>
@@ -26,6 +30,7 @@
 #include <ranges>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -160,31 +165,46 @@ public:
         if (!cand.empty()) commit(cand, out, blocked, 0xFFFFFFFFu);
     }
 
-    /// Word-boundary mode: matches start at token starts only, so a plain trie walk from each
-    /// token start (longest terminal ending on a token end) is leftmost-longest without failure
-    /// links; after a match the scan resumes at its end. O(bytes · typical walk length).
+    /// Word-boundary mode: matches start and end on token boundaries, so the scan walks a trie
+    /// over WORDS: each token is looked up in the forms' word table (small, cache-resident; a
+    /// word no form contains, such as a brand, ends the walk at once), then the longest form
+    /// starting at the token is followed word by word; after a match the scan resumes at its end.
+    /// Leftmost-longest by construction. O(bytes + words · walk length).
     void find_at_token_starts(std::string_view t, std::vector<DictMatch>& out) const {
-        const auto* s = reinterpret_cast<const unsigned char*>(t.data());
+        const char* s = t.data();
         const std::size_t n = t.size();
-        const Node* nodes = nodes_.data();
+        auto token_end = [&](std::size_t p) {
+            const void* sp = std::memchr(s + p, ' ', n - p);
+            return sp ? static_cast<std::size_t>(static_cast<const char*>(sp) - s) : n;
+        };
         std::size_t p = 0;
         while (p < n) {
-            std::uint32_t state = 0, best_ent = none;
-            std::size_t best_end = 0;
-            for (std::size_t i = p; i < n; ++i) {
-                state = child(state, s[i]);
-                if (state == 0) break;
-                const std::uint32_t o = nodes[state].out;
-                if (o != none && (i + 1 == n || s[i + 1] == ' ')) best_end = i + 1, best_ent = o;
+            const std::size_t q = token_end(p);
+            const std::uint32_t w = word_id(std::string_view(s + p, q - p));
+            std::uint32_t cur = w != none ? root_child_[w] : 0;
+            if (cur == 0) {
+                p = q + 1;
+                continue;
+            }
+            std::size_t e = q, best_end = 0;
+            std::uint32_t best_ent = none;
+            for (;;) {
+                const WordNode& nd = wnodes_[cur];
+                if (nd.out != none) best_end = e, best_ent = nd.out;
+                if (e >= n || nd.degree == 0) break;
+                const std::size_t p2 = e + 1, q2 = token_end(p2);
+                const std::uint32_t w2 = word_id(std::string_view(s + p2, q2 - p2));
+                if (w2 == none) break;
+                cur = word_child(nd, w2);
+                if (cur == 0) break;
+                e = q2;
             }
             if (best_end) {
                 out.push_back(DictMatch{EntityId(best_ent), static_cast<std::uint32_t>(p), static_cast<std::uint32_t>(best_end)});
-                p = best_end + 1;  // skip the separating space
-                continue;
+                p = best_end + 1;
+            } else {
+                p = q + 1;
             }
-            const void* sp = std::memchr(s + p, ' ', n - p);
-            if (!sp) break;
-            p = static_cast<std::size_t>(static_cast<const unsigned char*>(sp) - s) + 1;
         }
     }
 
@@ -192,9 +212,15 @@ public:
     std::optional<EntityId> lookup_normalized(std::string_view form) const {
         if (nodes_.empty()) return std::nullopt;
         std::uint32_t s = 0;
-        for (unsigned char c : form) {
-            s = child(s, c);
+        for (std::size_t i = 0; i < form.size(); ++i) {
+            s = child(s, static_cast<unsigned char>(form[i]));
             if (s == 0) return std::nullopt;
+            const Node& nd = nodes_[s];
+            if (nd.tail() && i + 1 < form.size()) {
+                const std::string_view rest = form.substr(i + 1);
+                if (rest == std::string_view(tails_.data() + nd.first, nd.tail_length())) return EntityId(nd.tail_entity());
+                return std::nullopt;
+            }
         }
         if (nodes_[s].out == none) return std::nullopt;
         return EntityId(nodes_[s].out);
@@ -203,9 +229,14 @@ public:
     bool has_prefix_normalized(std::string_view prefix) const {
         if (nodes_.empty()) return false;
         std::uint32_t s = 0;
-        for (unsigned char c : prefix) {
-            s = child(s, c);
+        for (std::size_t i = 0; i < prefix.size(); ++i) {
+            s = child(s, static_cast<unsigned char>(prefix[i]));
             if (s == 0) return false;
+            const Node& nd = nodes_[s];
+            if (nd.tail() && i + 1 < prefix.size()) {
+                const std::string_view rest = prefix.substr(i + 1);
+                return std::string_view(tails_.data() + nd.first, nd.tail_length()).starts_with(rest);
+            }
         }
         return true;
     }
@@ -232,6 +263,12 @@ public:
         w.put_vector(nodes_);
         w.put_vector(links_);
         w.put_vector(dense_);
+        w.put_string(tails_);
+        w.put_string(words_);
+        w.put_vector(word_off_);
+        w.put_vector(wnodes_);
+        w.put_vector(wedge_word_);
+        w.put_vector(wedge_child_);
         w.commit(path);
     }
 
@@ -253,15 +290,28 @@ public:
         d.nodes_ = r.get_vector<Node>(lim);
         d.links_ = r.get_vector<Link>(lim);
         d.dense_ = r.get_vector<std::uint32_t>(lim);
+        d.tails_ = r.get_string();
+        d.words_ = r.get_string();
+        d.word_off_ = r.get_vector<std::uint32_t>(lim);
+        d.wnodes_ = r.get_vector<WordNode>(lim);
+        d.wedge_word_ = r.get_vector<std::uint32_t>(lim);
+        d.wedge_child_ = r.get_vector<std::uint32_t>(lim);
         r.expect_end();
         d.validate(r);
+        d.validate_words(r);
+        if (d.options_.word_boundary) {
+            d.build_word_slots();
+            d.root_child_.assign(d.word_off_.size() - 1, 0);
+            const WordNode& root = d.wnodes_[0];
+            for (std::uint32_t k = 0; k < root.degree; ++k) d.root_child_[d.wedge_word_[root.first + k]] = d.wedge_child_[root.first + k];
+        }
         d.fill_stats();
         return d;
     }
 
 private:
     static constexpr std::string_view magic = "KERECDIC";
-    static constexpr std::uint32_t version = 2;
+    static constexpr std::uint32_t version = 4;
     static constexpr std::uint32_t none = 0xFFFFFFFFu;
 
     static constexpr std::uint32_t inline_labels = 22;
@@ -269,13 +319,27 @@ private:
     // Hot layout for the trie walk: one 32-byte record per state (two per cache line). Children
     // of a state have consecutive ids (breadth-first numbering), so a sparse state stores only its
     // sorted labels inline and child k is first + k; a dense state's first is its 256-entry row.
+    // In word-boundary mode a state below which exactly one form continues is a tail state: the
+    // rest of that form sits in tails_ at offset `first` and is compared with memcmp, so a long
+    // form costs one cache miss at its end instead of one per byte.
     struct Node {
         std::uint32_t first = 0;   // first child id, or dense row index when dense
         std::uint32_t out = none;  // entity when this state ends a form
         std::uint8_t degree_minus_one = 0;  // number of children − 1 (meaningful when has_children)
-        std::uint8_t flags = 0;    // bit 0: dense, bit 1: has children
-        std::uint8_t labels[inline_labels] = {};
+        std::uint8_t flags = 0;    // bit 0: dense, bit 1: has children, bit 2: tail
+        std::uint8_t labels[inline_labels] = {};  // tail states: tail length (u32), tail entity (u32)
         bool dense() const noexcept { return flags & 1; }
+        bool tail() const noexcept { return flags & 4; }
+        std::uint32_t tail_length() const noexcept {
+            std::uint32_t v;
+            std::memcpy(&v, labels, 4);
+            return v;
+        }
+        std::uint32_t tail_entity() const noexcept {
+            std::uint32_t v;
+            std::memcpy(&v, labels + 4, 4);
+            return v;
+        }
         std::uint32_t degree() const noexcept { return (flags & 2) ? degree_minus_one + 1u : 0u; }
     };
     static_assert(sizeof(Node) == 32);
@@ -285,6 +349,126 @@ private:
         std::uint32_t dict = 0;   // nearest terminal state on the failure chain (0 = none)
         std::uint32_t depth = 0;  // length of the state's string
     };
+
+    // Word trie (word-boundary scans): node = sequence of words; children sorted by word id.
+    struct WordNode {
+        std::uint32_t first = 0;   // offset into wedge_word_/wedge_child_
+        std::uint32_t degree = 0;
+        std::uint32_t out = none;  // entity when the word sequence is a form
+    };
+
+    static std::uint64_t word_hash(std::string_view w) noexcept {
+        std::uint64_t h = 0x9E3779B97F4A7C15ULL ^ w.size();
+        std::size_t i = 0;
+        for (; i + 8 <= w.size(); i += 8) {
+            std::uint64_t x;
+            std::memcpy(&x, w.data() + i, 8);
+            h = (h ^ x) * 0xBF58476D1CE4E5B9ULL;
+            h ^= h >> 29;
+        }
+        std::uint64_t x = 0;
+        std::memcpy(&x, w.data() + i, w.size() - i);
+        h = (h ^ x) * 0x94D049BB133111EBULL;
+        return h ^ (h >> 31);
+    }
+    std::uint32_t word_id(std::string_view w) const noexcept {
+        if (word_slots_.empty()) return none;
+        const std::size_t mask = word_slots_.size() - 1;
+        for (std::size_t i = word_hash(w) & mask;; i = (i + 1) & mask) {
+            const std::uint32_t id = word_slots_[i];
+            if (id == 0) return none;
+            const std::uint32_t b = word_off_[id - 1], e = word_off_[id];
+            if (e - b == w.size() && std::memcmp(words_.data() + b, w.data(), w.size()) == 0) return id - 1;
+        }
+    }
+    std::uint32_t word_child(const WordNode& nd, std::uint32_t w) const noexcept {
+        const std::uint32_t* ws = wedge_word_.data() + nd.first;
+        std::uint32_t lo = 0, hi = nd.degree;
+        while (lo < hi) {
+            const std::uint32_t mid = (lo + hi) / 2;
+            if (ws[mid] < w) lo = mid + 1;
+            else hi = mid;
+        }
+        return lo < nd.degree && ws[lo] == w ? wedge_child_[nd.first + lo] : 0;
+    }
+
+    // Build the word table and word trie from the kept forms (normalised, space-separated, in
+    // byte order). ' ' is the smallest byte of normalised text, so forms sharing their first k
+    // words are contiguous: each form reuses the path of the previous one for the words they
+    // share and appends new states for the rest. O(Σ|forms|) plus a sort of the edges.
+    template <class FormAt>
+    void build_word_trie(std::size_t count, FormAt&& form_at, const std::vector<std::uint32_t>& entity_at) {
+        words_.clear();
+        word_off_.assign(1, 0);
+        std::unordered_map<std::string_view, std::uint32_t> ids;
+        struct Edge {
+            std::uint32_t parent, word, child;
+        };
+        std::vector<Edge> edges;
+        std::vector<std::uint32_t> outs(1, none), path;
+        std::vector<std::string_view> prev, toks;
+        for (std::size_t i = 0; i < count; ++i) {
+            const std::string_view f = form_at(i);
+            toks.clear();
+            for (std::size_t p = 0; p <= f.size();) {
+                std::size_t q = f.find(' ', p);
+                if (q == std::string_view::npos) q = f.size();
+                toks.push_back(f.substr(p, q - p));
+                p = q + 1;
+            }
+            std::size_t l = 0;
+            while (l < toks.size() && l < prev.size() && toks[l] == prev[l]) ++l;
+            path.resize(l);
+            std::uint32_t cur = l == 0 ? 0 : path[l - 1];
+            for (std::size_t k = l; k < toks.size(); ++k) {
+                auto it = ids.find(toks[k]);
+                if (it == ids.end()) it = ids.emplace(toks[k], static_cast<std::uint32_t>(ids.size())).first;
+                const auto id = static_cast<std::uint32_t>(outs.size());
+                outs.push_back(none);
+                edges.push_back(Edge{cur, it->second, id});
+                cur = id;
+                path.push_back(id);
+            }
+            outs[cur] = entity_at[i];
+            std::swap(prev, toks);
+        }
+        std::vector<std::string_view> by_id(ids.size());
+        for (const auto& [w, id] : ids) by_id[id] = w;
+        for (const auto& w : by_id) {
+            words_.append(w);
+            word_off_.push_back(static_cast<std::uint32_t>(words_.size()));
+        }
+        build_word_slots();
+        std::sort(edges.begin(), edges.end(), [](const Edge& x, const Edge& y) {
+            return x.parent != y.parent ? x.parent < y.parent : x.word < y.word;
+        });
+        wnodes_.assign(outs.size(), WordNode{});
+        wedge_word_.resize(edges.size());
+        wedge_child_.resize(edges.size());
+        root_child_.assign(by_id.size(), 0);
+        for (std::size_t k = 0; k < edges.size(); ++k) {
+            const Edge& e = edges[k];
+            WordNode& nd = wnodes_[e.parent];
+            if (nd.degree == 0) nd.first = static_cast<std::uint32_t>(k);
+            ++nd.degree;
+            wedge_word_[k] = e.word;
+            wedge_child_[k] = e.child;
+            if (e.parent == 0) root_child_[e.word] = e.child;
+        }
+        for (std::size_t v = 0; v < outs.size(); ++v) wnodes_[v].out = outs[v];
+    }
+    void build_word_slots() {
+        const std::size_t nw = word_off_.size() - 1;
+        std::size_t cap = 16;
+        while (cap < 2 * nw + 2) cap <<= 1;
+        word_slots_.assign(cap, 0);
+        for (std::uint32_t id = 0; id < nw; ++id) {
+            const std::string_view w(words_.data() + word_off_[id], word_off_[id + 1] - word_off_[id]);
+            std::size_t i = word_hash(w) & (cap - 1);
+            while (word_slots_[i] != 0) i = (i + 1) & (cap - 1);
+            word_slots_[i] = id + 1;
+        }
+    }
 
     std::uint32_t child(std::uint32_t s, unsigned c) const noexcept {
         const Node& nd = nodes_[s];
@@ -384,6 +568,7 @@ private:
         //    prefixes; its children get consecutive ids.
         nodes_.assign(1, Node{});
         links_.assign(1, Link{});
+        tails_.clear();
         std::vector<std::uint32_t> lo{0}, hi{static_cast<std::uint32_t>(keep.size())};
         std::vector<std::uint8_t> child_labels;
         const std::uint32_t dense_at = std::min(options_.dense_degree == 0 ? 1u : options_.dense_degree, inline_labels + 1);
@@ -397,6 +582,20 @@ private:
                 nodes_[v].out = ent[keep[a]];
                 ++a;
                 throttle.update(++done);
+            }
+            if (options_.word_boundary && v != 0 && b - a == 1) {  // one form continues: a tail
+                const std::string_view rest = form(keep[a]).substr(depth);
+                Node& nd = nodes_[v];
+                nd.flags = 4;
+                nd.first = static_cast<std::uint32_t>(tails_.size());
+                const auto len = static_cast<std::uint32_t>(rest.size());
+                const std::uint32_t te = ent[keep[a]];
+                std::memcpy(nd.labels, &len, 4);
+                std::memcpy(nd.labels + 4, &te, 4);
+                tails_.append(rest);
+                if (tails_.size() >= none) throw InvalidArgument("DictionaryExtractor::build: forms too long");
+                throttle.update(++done);
+                continue;
             }
             const auto first = static_cast<std::uint32_t>(nodes_.size());
             child_labels.clear();
@@ -438,7 +637,19 @@ private:
         throttle.finish(done);
         lo = {};
         hi = {};
-        // 5. failure and output links, breadth-first (a state's failure target is shallower)
+        // 5. failure and output links, breadth-first (a state's failure target is shallower);
+        //    only the Aho–Corasick scan (word_boundary = false) uses them.
+        if (options_.word_boundary) {
+            links_.clear();
+            build_word_trie(keep.size(), [&](std::size_t i) { return form(keep[i]); },
+                            [&] {
+                                std::vector<std::uint32_t> e(keep.size());
+                                for (std::size_t i = 0; i < keep.size(); ++i) e[i] = ent[keep[i]];
+                                return e;
+                            }());
+            fill_stats();
+            return;
+        }
         auto link = [&](std::uint32_t u, unsigned c, std::uint32_t v) {
             std::uint32_t f = 0;
             if (u != 0) {
@@ -471,28 +682,59 @@ private:
     void fill_stats() {
         stats_.states = nodes_.size();
         stats_.dense_states = dense_.size() / 256;
-        stats_.memory_bytes = nodes_.size() * (sizeof(Node) + sizeof(Link)) + dense_.size() * 4;
+        stats_.memory_bytes = nodes_.size() * sizeof(Node) + links_.size() * sizeof(Link) + dense_.size() * 4 + tails_.size() +
+                              words_.size() + word_off_.size() * 4 + word_slots_.size() * 4 + wnodes_.size() * sizeof(WordNode) +
+                              (wedge_word_.size() + wedge_child_.size() + root_child_.size()) * 4;
     }
 
     // Everything a scan relies on: children have larger ids than their parent (walks
     // terminate), failure/output links point to smaller ids (chains terminate), indices in range.
+    void validate_words(const detail::BinaryReader& r) const {
+        if (!options_.word_boundary) {
+            if (!words_.empty() || word_off_.size() > 1 || !wnodes_.empty()) throw r.error("word trie in Aho-Corasick mode");
+            return;
+        }
+        if (word_off_.empty() || word_off_[0] != 0 || word_off_.back() != words_.size())
+            throw r.error("word offsets inconsistent");
+        for (std::size_t i = 1; i < word_off_.size(); ++i)
+            if (word_off_[i] < word_off_[i - 1]) throw r.error("word offsets not increasing");
+        const std::size_t nw = word_off_.size() - 1, nn = wnodes_.size();
+        if (nn == 0 || wedge_word_.size() != wedge_child_.size()) throw r.error("word trie arrays inconsistent");
+        for (std::size_t v = 0; v < nn; ++v) {
+            const WordNode& nd = wnodes_[v];
+            if (static_cast<std::size_t>(nd.first) + nd.degree > wedge_word_.size()) throw r.error("word edges out of range");
+            for (std::uint32_t k = 0; k < nd.degree; ++k) {
+                const std::uint32_t w = wedge_word_[nd.first + k], c = wedge_child_[nd.first + k];
+                if (w >= nw || (k > 0 && w <= wedge_word_[nd.first + k - 1]) || c <= v || c >= nn)
+                    throw r.error(fmt::format("word trie node {}: bad edge", v));
+            }
+        }
+    }
+
     void validate(const detail::BinaryReader& r) const {
         const std::size_t ns = nodes_.size();
+        const bool ac = !options_.word_boundary;
         if (ns == 0) throw r.error("automaton has no root state");
-        if (links_.size() != ns) throw r.error("link and state arrays differ in size");
+        if (ac ? links_.size() != ns : !links_.empty()) throw r.error("link array does not match the mode");
         if (dense_.size() % 256 != 0) throw r.error("dense table is not a whole number of rows");
         if (!nodes_[0].dense()) throw r.error("root state must be dense");
-        if (links_[0].depth != 0) throw r.error("root depth must be 0");
         const std::size_t rows = dense_.size() / 256;
+        std::vector<std::uint32_t> depth(ns, 0), parent_seen(ns, 0);
         auto check_child = [&](std::size_t s, std::uint32_t t) {
             if (t == 0) return;
-            if (t <= s || t >= ns || links_[t].depth != links_[s].depth + 1)
-                throw r.error(fmt::format("state {}: transition to {} invalid", s, t));
+            if (t <= s || t >= ns || parent_seen[t]) throw r.error(fmt::format("state {}: transition to {} invalid", s, t));
+            parent_seen[t] = 1;
+            depth[t] = depth[s] + 1;
         };
         for (std::size_t s = 0; s < ns; ++s) {
             const Node& nd = nodes_[s];
-            if (nd.flags > 3) throw r.error(fmt::format("state {}: bad flags", s));
-            if (nd.dense()) {
+            if (nd.flags > 4 || (nd.tail() && nd.flags != 4)) throw r.error(fmt::format("state {}: bad flags", s));
+            if (s != 0 && !parent_seen[s]) throw r.error(fmt::format("state {}: unreachable", s));
+            if (nd.tail()) {
+                if (ac) throw r.error(fmt::format("state {}: tail state in Aho-Corasick mode", s));
+                if (static_cast<std::size_t>(nd.first) + nd.tail_length() > tails_.size())
+                    throw r.error(fmt::format("state {}: tail out of range", s));
+            } else if (nd.dense()) {
                 if (nd.first >= rows) throw r.error(fmt::format("state {}: dense row out of range", s));
                 for (unsigned c = 0; c < 256; ++c) check_child(s, dense_[(std::size_t{nd.first} << 8) | c]);
             } else {
@@ -501,15 +743,15 @@ private:
                 for (std::uint32_t k = 0; k < deg; ++k) {
                     if (k > 0 && nd.labels[k] <= nd.labels[k - 1])
                         throw r.error(fmt::format("state {}: edge labels not sorted", s));
-                    check_child(s, nd.first + k);
                     if (nd.first + k == 0) throw r.error(fmt::format("state {}: edge to root", s));
+                    check_child(s, nd.first + k);
                 }
             }
-            if (s != 0) {
+            if (ac) {
                 const Link& l = links_[s];
-                if (l.fail >= s || l.dict >= s || l.depth == 0)
-                    throw r.error(fmt::format("state {}: failure/output link does not point to an earlier state", s));
-                if (links_[l.fail].depth >= l.depth || (l.dict != 0 && links_[l.dict].depth >= l.depth))
+                if (l.depth != depth[s]) throw r.error(fmt::format("state {}: depth mismatch", s));
+                if (s != 0 && (l.fail >= s || l.dict >= s || links_[l.fail].depth >= l.depth ||
+                               (l.dict != 0 && links_[l.dict].depth >= l.depth)))
                     throw r.error(fmt::format("state {}: failure/output link not shallower", s));
             }
         }
@@ -519,8 +761,15 @@ private:
     Normalizer normalizer_{};
     DictionaryStats stats_{};
     std::vector<Node> nodes_;
-    std::vector<Link> links_;
+    std::vector<Link> links_;  // empty in word-boundary mode
     std::vector<std::uint32_t> dense_;
+    std::string tails_;
+    // word-boundary scans
+    std::string words_;                        // the distinct words of all forms, concatenated
+    std::vector<std::uint32_t> word_off_;      // word i is words_[word_off_[i], word_off_[i+1])
+    std::vector<std::uint32_t> word_slots_;    // open-addressing table: word id + 1, 0 = empty
+    std::vector<WordNode> wnodes_;
+    std::vector<std::uint32_t> wedge_word_, wedge_child_, root_child_;
     Workspace ws_;
 };
 

@@ -325,6 +325,10 @@ struct PipelineOptions {
     /// A CRF span with at least this confidence that strictly contains dictionary mentions
     /// replaces them ("green energy drinks" over "energy drinks"); > 1 disables it.
     float override_confidence = 0.5f;
+    /// When neither the dictionary nor Viterbi finds anything, emit the CRF's most probable span
+    /// (CrfTagger::best_span) if its probability is at least fallback_confidence.
+    bool at_least_one = false;
+    float fallback_confidence = 0.0f;
 };
 
 /// Dictionary + CRF + linker behind the Extractor concept. Holds shared pointers to its parts.
@@ -350,6 +354,11 @@ public:
         const std::size_t dict_end = out.size();
         if (options_.use_crf) {
             crf_->tag(text, cws_.tagged, cws_);
+            if (options_.at_least_one && cws_.tagged.empty() && dict_end == first) {
+                TaggedSpan best;
+                if (crf_->best_span(text, best, cws_) && best.confidence >= options_.fallback_confidence)
+                    cws_.tagged.push_back(best);
+            }
             for (const TaggedSpan& s : cws_.tagged) {
                 if (s.confidence < options_.min_confidence) continue;
                 bool blocked = false;

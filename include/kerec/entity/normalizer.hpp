@@ -225,6 +225,8 @@ public:
     }
     /// Invalid UTF-8 bytes replaced by U+FFFD in the last call.
     std::size_t invalid_bytes() const noexcept { return invalid_; }
+    /// Bytes of normalised text the buffers can hold without growing.
+    std::size_t capacity() const noexcept { return buf_.size(); }
     /// Length of the original text of the last call.
     std::size_t source_size() const noexcept { return source_size_; }
 
@@ -251,19 +253,31 @@ public:
         if (text.size() >= 0xFFFFFFFFu)
             throw InvalidArgument(fmt::format("Normalizer: text of {} bytes, expected < 4 GiB", text.size()));
         const std::size_t n = text.size();
-        const std::size_t cap = 4 * n + 4;  // worst case: every byte invalid -> " " + U+FFFD
-        if (out.buf_.size() < cap) {
-            out.buf_.resize(cap);
-            out.src_begin_.resize(cap);
-            out.src_end_.resize(cap);
-        }
         out.tokens_.clear();
         out.invalid_ = 0;
         out.source_size_ = n;
-        char* o = out.buf_.data();
-        std::uint32_t* sb = out.src_begin_.data();
-        std::uint32_t* se = out.src_end_.data();
+        // Output grows with the input (ASCII never expands; an invalid byte or a CJK character
+        // after a token can: " " + 3 bytes). Room for the rest of the input plus slack is
+        // checked once per character or ASCII run; buffers grow geometrically and are kept.
+        char* o = nullptr;
+        std::uint32_t* sb = nullptr;
+        std::uint32_t* se = nullptr;
         std::size_t m = 0;
+        std::size_t cap = 0;
+        auto reserve = [&](std::size_t need) {
+            if (need <= cap) return;
+            if (out.buf_.size() < need) {
+                const std::size_t c = std::max(need, out.buf_.size() + out.buf_.size() / 2);
+                out.buf_.resize(c);
+                out.src_begin_.resize(c);
+                out.src_end_.resize(c);
+            }
+            cap = out.buf_.size();
+            o = out.buf_.data();
+            sb = out.src_begin_.data();
+            se = out.src_end_.data();
+        };
+        reserve(n + 16);
         const auto* s = reinterpret_cast<const unsigned char*>(text.data());
         bool in_token = false;
         std::uint32_t last_src_end = 0;  // source end of the last emitted token byte
@@ -308,19 +322,27 @@ public:
 
         std::size_t i = 0;
         while (i < n) {
+            if (m + (n - i) + 8 > cap) reserve(m + (n - i) + 16);
             const unsigned c = s[i];
             if (c < 0x80) {
                 const std::uint8_t f = detail::ascii_fold[c];
                 if (f > 1) {
                     if (!in_token) open_token(static_cast<std::uint32_t>(i));
-                    o[m] = static_cast<char>(f);
-                    sb[m] = static_cast<std::uint32_t>(i);
-                    se[m] = static_cast<std::uint32_t>(i + 1);
-                    ++m;
-                    cur.src_end = last_src_end = static_cast<std::uint32_t>(i + 1);
-                } else if (f == 0) {
-                    close_token();
+                    // a run of ASCII word characters: the hot loop
+                    auto pos = static_cast<std::uint32_t>(i);
+                    std::uint8_t g = f;
+                    do {
+                        o[m] = static_cast<char>(g);
+                        sb[m] = pos;
+                        se[m] = pos + 1;
+                        ++m;
+                        ++pos;
+                    } while (pos < n && s[pos] < 0x80 && (g = detail::ascii_fold[s[pos]]) > 1);
+                    i = pos;
+                    cur.src_end = last_src_end = pos;
+                    continue;
                 }
+                if (f == 0) close_token();
                 ++i;
                 continue;
             }
