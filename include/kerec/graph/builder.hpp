@@ -6,8 +6,9 @@
 // last, sum), edges may be mirrored (symmetrise), self-loops dropped, kept or rejected.
 // Build: a two-level radix partition by source. Edges are scattered straight into the edge
 // arrays by source bucket (2^14 nodes), then each bucket is counting-sorted by source into a
-// cache-resident scratch and every row is sorted by target, deduplicated, sorted by weight and
-// written back compacted with its by-target lookup. O(m + sum d log d) work, parallel over input
+// cache-resident scratch and every row is deduplicated and ordered by weight (rows of <= 64
+// edges by vectorised rank counting, longer ones by sorting) and written back compacted with
+// its by-target lookup. O(m + sum d log d) work, parallel over input
 // chunks and buckets; scratch: 2 bytes per edge plus one bucket per worker. merge() folds new
 // edges into an existing snapshot: rows no new edge touches are copied verbatim (memcpy of their
 // four arrays), only touched rows are merged and re-sorted.
