@@ -6,6 +6,7 @@
 //
 //   marketplace [--size tiny|small|medium|large] [--seed N] [--budget PAIRS|SHARE]
 //               [--store DIR] [--judge sim|http] [--latency-us US] [--json]
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -155,7 +156,9 @@ int main(int argc, char** argv) try {
 
     // 4. The LLM judges each pair once; every answer is appended to the store as it arrives.
     std::filesystem::create_directories(opt.store);
-    JudgmentStore store(opt.store / "judgments.log");
+    // Entity ids are those of this world, so each world (size, seed) has its own log.
+    const auto store_path = opt.store / fmt::format("judgments-{}-seed{}.log", opt.size, opt.seed);
+    JudgmentStore store(store_path);
     const RecordLogRecovery recovery = store.recovery();
     SimulatedJudgeOptions judge_options;
     judge_options.seed = opt.seed;
@@ -193,10 +196,36 @@ int main(int argc, char** argv) try {
     const FeedbackGraph prior_graph = builder.build();
     times.emplace_back("build graph", clock.lap());
 
-    // 6. Edge weights learned from the exposure/click log (Beta posterior around the LLM prior).
+    // 6. Edge weights learned from feedback. The graph's complements are shown after purchases, in
+    //    random order (exploration, so every edge is tried), users' clicks come back, and with the
+    //    historic exposure/click log they update a Beta posterior around the LLM's confidence.
+    std::vector<ItemId> showcase(world.entities().size());  // the best-selling item of each entity
+    {
+        std::vector<std::uint32_t> sold(world.items().size(), 0), best(world.entities().size(), 0);
+        for (const Event& ev : world.events()) sold[ev.item.index()] += ev.kind == EventKind::bill;
+        for (std::uint32_t i = 0; i < item_entity.size(); ++i)
+            if (const EntityId e = item_entity[i]; e.valid() && (!showcase[e.index()].valid() || sold[i] > best[e.index()]))
+                showcase[e.index()] = ItemId{i}, best[e.index()] = sold[i];
+    }
+    Rng explore(derive_seed(opt.seed, 9));
+    std::vector<std::size_t> order;
+    const auto online = world.simulate_exposures(
+        world.events(),
+        [&](ItemId bought, std::vector<ItemId>& shown) {
+            const auto row = prior_graph.neighbors(item_entity[bought.index()]);
+            order.resize(row.size());
+            for (std::size_t k = 0; k < order.size(); ++k) order[k] = k;
+            explore.shuffle(order);
+            for (std::size_t k = 0; k < order.size() && shown.size() < 4; ++k)
+                if (const ItemId item = showcase[row.targets[order[k]].index()]; item.valid()) shown.push_back(item);
+        },
+        derive_seed(opt.seed, 10));
+    std::vector<Event> feedback(world.events().begin(), world.events().end());
+    feedback.insert(feedback.end(), online.begin(), online.end());
+    std::stable_sort(feedback.begin(), feedback.end(), [](const Event& a, const Event& b) { return a.time < b.time; });
     FeedbackOptions feedback_options;
     feedback_options.estimate_position_bias = true;
-    const auto learned = FeedbackLearner(feedback_options).learn(prior_graph, world.events(), item_entity, bar.callback());
+    const auto learned = FeedbackLearner(feedback_options).learn(prior_graph, feedback, item_entity, bar.callback());
     bar.close();
     times.emplace_back("learn edge weights", clock.lap());
 
@@ -242,7 +271,7 @@ int main(int argc, char** argv) try {
 
     fmt::print("LLM-KERec knowledge graph on the '{}' marketplace (seed {})\n", opt.size, opt.seed);
     fmt::print("{} entities, {} items, {} events; store {}\n\n", world.entities().size(), world.items().size(),
-               world.events().size(), (opt.store / "judgments.log").string());
+               world.events().size(), store_path.string());
     fmt::print("  {:<46} {:>14} {:>14}\n", "", "in dictionary", "held out");
     fmt::print("  {:<46} {:>14.3f} {:>14.3f}\n", "extraction span F1 (dictionary + CRF)", span_in_dict.f1(), span_held_out.f1());
     fmt::print("  {:<46} {:>14}\n", "items linked to an entity (correct entity)",
@@ -263,24 +292,33 @@ int main(int argc, char** argv) try {
     fmt::print("  {:<46} {:>14.3f}\n", "graph recall vs hidden complements", graph_pr.recall());
     fmt::print("  {:<46} {:>14.3f}\n", "Spearman(weight, hidden strength): LLM only", rho_llm);
     fmt::print("  {:<46} {:>14.3f}\n", "Spearman(weight, hidden strength): learned", rho_learned);
+    fmt::print("  {:<46} {:>14}\n", "complements shown after purchases (exploration)", online.size());
     fmt::print("  {:<46} {:>14}\n", "exposures attributed to graph edges", learned.stats.attributed_exposures);
-    fmt::print("\n  wall time per stage:");
-    for (auto& [name, s] : times) fmt::print("  {} {:.2f}s;", name, s);
-    fmt::print("  total {:.2f}s\n", total_s);
+    fmt::print("\n  wall time per stage\n");
+    for (auto& [name, s] : times) fmt::print("    {:<44} {:>12.2f} s\n", name, s);
+    fmt::print("    {:<44} {:>12.2f} s\n", "total", total_s);
 
-    // Five popular entities and their strongest complements.
-    fmt::print("\n  top complements (learned weight, LLM confidence, rationale):\n");
-    int shown = 0;
+    // Five of the 50 most popular entities, those with the strongest learned complement, and their
+    // top complements; the last column checks each against the hidden truth.
+    std::vector<EntityId> showcase_entities;
     for (EntityId e : popularity.by_rank()) {
-        const auto row = g.top_k(e, 3);
-        if (row.size() < 2) continue;
+        if (g.degree(e) > 0) showcase_entities.push_back(e);
+        if (showcase_entities.size() == 50) break;
+    }
+    std::stable_sort(showcase_entities.begin(), showcase_entities.end(),
+                     [&](EntityId a, EntityId b) { return g.neighbors(a).weights[0] > g.neighbors(b).weights[0]; });
+    showcase_entities.resize(std::min<std::size_t>(5, showcase_entities.size()));
+    fmt::print("\n  top complements: learned weight, LLM confidence, rationale, and whether the hidden graph agrees\n");
+    for (EntityId e : showcase_entities) {
         fmt::print("  {}\n", world.entities().name(e));
+        const auto row = g.top_k(e, 3);
         for (std::size_t k = 0; k < row.size(); ++k) {
             const Judgment* j = store.find({e, row.targets[k]}, model, prompt_version);
-            fmt::print("    -> {:<32} {:6.3f} {:6.2f}  {}\n", world.entities().name(row.targets[k]), row.weights[k],
-                       row.payload[k].prior, j ? j->rationale.substr(0, 60) : std::string());
+            std::string_view why = j ? std::string_view(j->rationale) : std::string_view();
+            while (!why.empty() && (why.front() == ' ' || why.front() == ',' || why.front() == '.')) why.remove_prefix(1);
+            fmt::print("    -> {:<30} {:6.3f} {:5.2f}  {:<28.28} {}\n", world.entities().name(row.targets[k]), row.weights[k],
+                       row.payload[k].prior, why, world.strength(e, row.targets[k]) > 0 ? "true" : "false positive");
         }
-        if (++shown == 5) break;
     }
     return 0;
 } catch (const std::exception& e) {

@@ -16,14 +16,14 @@ figure() {  # figure <name> <json lines>
 # 1. start with a slow judge and kill it once some judgments are on disk
 "$bin" "${args[@]}" --latency-us 20000 >/dev/null 2>&1 &
 pid=$!
-for _ in $(seq 1 400); do
-  size=$(stat -c %s "$store/judgments.log" 2>/dev/null || echo 0)
+for _ in $(seq 1 1500); do
+  size=$(stat -c %s "$store/judgments-tiny-seed42.log" 2>/dev/null || echo 0)
   [[ $size -gt 3000 ]] && break
   sleep 0.02
 done
 kill -9 "$pid" 2>/dev/null || { echo "FAIL: the demo finished before it could be killed"; exit 1; }
 wait "$pid" 2>/dev/null || true
-echo "killed during judging with $(stat -c %s "$store/judgments.log") bytes in the store"
+echo "killed during judging with $(stat -c %s "$store/judgments-tiny-seed42.log") bytes in the store"
 
 # 2. rerun: the pairs judged before the kill come from the store, only the rest is asked
 out=$("$bin" "${args[@]}" --latency-us 0)

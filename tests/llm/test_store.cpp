@@ -116,6 +116,18 @@ TEST_CASE("record log: round trip, torn tail at every byte, corruption, foreign 
     CHECK_THROWS_AS(small.append("x"), InvalidArgument);
 }
 
+namespace {
+// Wait (up to 20 s) until `path` holds more than `bytes` bytes: a kill that lands before the child
+// wrote anything would test nothing, and a fixed sleep is too short on a loaded machine.
+void wait_for_bytes(const std::filesystem::path& path, std::uintmax_t bytes) {
+    for (int i = 0; i < 4000; ++i) {
+        std::error_code ec;
+        if (std::filesystem::file_size(path, ec) > bytes && !ec) return;
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+}
+}  // namespace
+
 TEST_CASE("record log: a process killed while appending leaves an intact prefix") {
     test::TempDir dir("rkill");
     const auto p = dir / "log";
@@ -129,7 +141,7 @@ TEST_CASE("record log: a process killed while appending leaves an intact prefix"
             const std::string big(3000, 'k');
             for (int i = 0;; ++i) log.append(std::to_string(log.records()) + ":" + big.substr(0, static_cast<std::size_t>(i % 3000)));
         }
-        std::this_thread::sleep_for(std::chrono::milliseconds(30));
+        wait_for_bytes(p, 64 * 1024);
         ::kill(pid, SIGKILL);
         int status = 0;
         ::waitpid(pid, &status, 0);
@@ -262,7 +274,7 @@ TEST_CASE("judgment store: judging through the store skips cached pairs and surv
         store.judge(judge, q, ro);
         ::_exit(0);
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(60));
+    wait_for_bytes(p, 2048);
     ::kill(pid, SIGKILL);
     int status = 0;
     ::waitpid(pid, &status, 0);

@@ -261,3 +261,38 @@ TEST_CASE("sim score: coverage, precision/recall and strength correlation agains
     CHECK(sim::strength_spearman(w, all, inverse) == doctest::Approx(-1.0));
     CHECK_THROWS_AS(sim::strength_spearman(w, all, std::vector<double>{1.0}), InvalidArgument);
 }
+
+TEST_CASE("sim: online exposures follow the recommender, clicks follow the truth") {
+    const World& w = small();
+    // Recommend, after each purchase, one item of a true complement and one of an unrelated entity.
+    std::vector<ItemId> first_item(w.entities().size());
+    for (std::uint32_t i = 0; i < w.items().size(); ++i)
+        if (!first_item[w.items()[i].entity.index()].valid()) first_item[w.items()[i].entity.index()] = ItemId{i};
+    std::size_t comp_exp = 0, comp_clk = 0, other_exp = 0, other_clk = 0;
+    const auto events = w.simulate_exposures(
+        w.events(),
+        [&](ItemId bought, std::vector<ItemId>& shown) {
+            const auto out = w.complements_of(w.item(bought).entity);
+            if (out.empty()) return;
+            shown.push_back(first_item[out.front().to.index()]);
+            for (std::uint32_t e = 0; e < w.entities().size(); ++e)
+                if (w.strength(w.item(bought).entity, EntityId{e}) == 0.0f && first_item[e].valid()) {
+                    shown.push_back(first_item[e]);
+                    break;
+                }
+        },
+        /*seed=*/3, /*max_bills=*/5000);
+    REQUIRE(!events.empty());
+    for (const Event& ev : events) {
+        REQUIRE(ev.trigger.valid());
+        const bool comp = w.strength(w.item(ev.trigger).entity, w.item(ev.item).entity) > 0;
+        if (ev.kind == EventKind::exposure) (comp ? comp_exp : other_exp)++;
+        else (comp ? comp_clk : other_clk)++;
+    }
+    CHECK(comp_exp > 1000);
+    CHECK(comp_exp == other_exp);  // one of each per purchase with complements
+    CHECK(static_cast<double>(comp_clk) / comp_exp > 3.0 * static_cast<double>(other_clk) / other_exp);
+    const auto again = w.simulate_exposures(w.events(), [&](ItemId, std::vector<ItemId>& shown) { shown.push_back(ItemId{0}); }, 3, 10);
+    CHECK(again.size() >= 10);
+    CHECK(again.size() <= 20);
+}

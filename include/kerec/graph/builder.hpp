@@ -4,15 +4,19 @@
 // judgment becomes an edge a -> b with prior weight p = p_complementary() (yes: confidence,
 // no: 1 - confidence) when p >= min_probability. Duplicates are resolved by a policy (max, first,
 // last, sum), edges may be mirrored (symmetrise), self-loops dropped, kept or rejected.
-// Build: a two-level radix partition by source (buckets of 2^14 nodes, so each bucket's counters
-// stay in cache), then per row: sort by target, dedupe, sort by weight, write the by-target
-// lookup. O(m + sum d log d) work, parallel over input chunks and buckets, ~12 + 10 bytes/edge of
-// scratch. merge() folds new edges into an existing snapshot: rows no new edge touches are copied
-// verbatim (memcpy of their four arrays), only touched rows are merged and re-sorted.
+// Build: a two-level radix partition by source. Edges are scattered straight into the edge
+// arrays by source bucket (2^14 nodes), then each bucket is counting-sorted by source into a
+// cache-resident scratch and every row is deduplicated and ordered by weight (rows of <= 64
+// edges by vectorised rank counting, longer ones by sorting) and written back compacted with
+// its by-target lookup. O(m + sum d log d) work, parallel over input
+// chunks and buckets; scratch: 2 bytes per edge plus one bucket per worker. merge() folds new
+// edges into an existing snapshot: rows no new edge touches are copied verbatim (memcpy of their
+// four arrays), only touched rows are merged and re-sorted.
 #pragma once
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -81,16 +85,87 @@ concept payload_mergeable = requires(const EdgeData& a) {
     { graph_payload_traits<EdgeData>::merge(a, a) } -> std::convertible_to<EdgeData>;
 };
 
+/// Maps floats to unsigned keys with the same order (no NaN; -0 must be normalised to +0).
+inline std::uint32_t float_order_key(float f) noexcept {
+    const std::uint32_t b = std::bit_cast<std::uint32_t>(f);
+    return (b & 0x80000000u) ? ~b : (b | 0x80000000u);
+}
+
+/// Stable LSD radix sort of packed keys by their high 32 bits (11-bit digits over the range
+/// actually used). Ties keep their input order, so keys whose low halves ascend in input order
+/// end up fully sorted. `tmp` holds n keys. O(passes * (n + 2048)).
+inline void radix_sort_high(std::uint64_t* k, std::uint64_t* tmp, std::size_t n) noexcept {
+    std::uint32_t lo = 0xFFFFFFFFu, hi = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        const auto h = static_cast<std::uint32_t>(k[i] >> 32);
+        lo = std::min(lo, h);
+        hi = std::max(hi, h);
+    }
+    const unsigned bits = static_cast<unsigned>(std::bit_width(hi - lo));
+    constexpr unsigned R = 11;
+    std::uint32_t count[1u << R];
+    std::uint64_t* src = k;
+    std::uint64_t* dst = tmp;
+    for (unsigned shift = 0; shift < bits; shift += R) {
+        std::fill(count, count + (1u << R), 0u);
+        auto digit = [&](std::uint64_t x) { return ((static_cast<std::uint32_t>(x >> 32) - lo) >> shift) & ((1u << R) - 1); };
+        for (std::size_t i = 0; i < n; ++i) ++count[digit(src[i])];
+        std::uint32_t acc = 0;
+        for (auto& c : count) {
+            const std::uint32_t v = c;
+            c = acc;
+            acc += v;
+        }
+        for (std::size_t i = 0; i < n; ++i) dst[count[digit(src[i])]++] = src[i];
+        std::swap(src, dst);
+    }
+    if (src != k) std::memcpy(k, src, n * sizeof(std::uint64_t));
+}
+
+/// Sort distinct packed 64-bit keys whose low 32 bits ascend in input order (an index): rank
+/// counting for the shortest rows, insertion sort up to 32, std::sort for mid-sized rows, radix
+/// sort on the high halves for long rows (`tmp` grows to n).
+inline void sort_keys(std::uint64_t* k, std::size_t n, std::vector<std::uint64_t>* tmp = nullptr) {
+    if (n <= 16) {
+        // Distinct keys: the rank of k[i] is how many keys are smaller. Branch-free; beats
+        // insertion sort's mispredicted exits on short random rows.
+        std::uint64_t sorted[16];
+        for (std::size_t i = 0; i < n; ++i) {
+            const std::uint64_t x = k[i];
+            std::uint32_t r = 0;
+            for (std::size_t j = 0; j < n; ++j) r += k[j] < x;
+            sorted[r] = x;
+        }
+        for (std::size_t i = 0; i < n; ++i) k[i] = sorted[i];
+    } else if (n <= 32) {
+        for (std::size_t i = 1; i < n; ++i) {
+            const std::uint64_t x = k[i];
+            std::size_t j = i;
+            for (; j > 0 && k[j - 1] > x; --j) k[j] = k[j - 1];
+            k[j] = x;
+        }
+    } else if (n <= 384 || tmp == nullptr) {
+        std::sort(k, k + n);
+    } else {
+        if (tmp->size() < n) tmp->resize(n);
+        radix_sort_high(k, tmp->data(), n);
+    }
+}
+
 inline constexpr unsigned bucket_bits = 14;  // nodes per partition bucket: 16384 (128 KiB of counters)
 
 /// Reusable per-worker scratch for sorting and deduplicating one row.
 template <class Id, class EdgeData>
 struct RowWorkspace {
-    std::vector<std::uint32_t> perm, order, rank, rep;
+    std::vector<std::uint64_t> keys;  // (target << 32 | index), then (~weight key << 32 | index)
+    std::vector<std::uint32_t> rank;
+    std::vector<std::uint64_t> radix;  // radix-sort buffer
     std::vector<Id> ut, tt;
     std::vector<float> uw, tw;
     std::vector<EdgeData> up, tp;
-    std::vector<std::uint8_t> from_delta;
+    std::vector<Id> st;  // bucket scratch (counting-sorted by source)
+    std::vector<float> sw;
+    std::vector<EdgeData> sp;
 };
 
 }  // namespace detail
@@ -181,35 +256,20 @@ public:
     static Graph build(std::span<const Edge> edges, const GraphBuildOptions& opt) {
         const std::size_t m_in = edges.size();
         const unsigned threads = m_in < (1u << 16) ? 1u : detail::worker_count(opt.threads, 64);
-
-        // --- validate, find the node count -------------------------------------------------
-        const std::size_t chunks = threads == 1 ? 1 : std::size_t{threads} * 4;
+        const std::size_t chunks = threads == 1 ? 1 : std::size_t{threads} * 16;
         const std::size_t chunk_len = (m_in + chunks - 1) / std::max<std::size_t>(chunks, 1);
-        std::vector<std::uint64_t> chunk_max(chunks, 0);
-        detail::parallel_for(threads, chunks, [&](std::size_t c, unsigned) {
-            const std::size_t b = std::min(m_in, c * chunk_len), e = std::min(m_in, b + chunk_len);
-            std::uint64_t mx = 0;
-            for (std::size_t i = b; i < e; ++i) {
-                check_edge(edges[i], i);
-                if (opt.node_count != 0 && (edges[i].from.index() >= opt.node_count ||
-                                            edges[i].to.index() >= opt.node_count))
-                    throw InvalidArgument(fmt::format("GraphBuilder: edge {} ({} -> {}) has an id >= node_count {}", i,
-                                                      edges[i].from, edges[i].to, opt.node_count));
-                if (edges[i].from == edges[i].to && opt.self_loops == SelfLoopPolicy::reject)
-                    throw InvalidArgument(fmt::format("GraphBuilder: edge {} is a self-loop {} -> {} (policy reject)", i,
-                                                      edges[i].from, edges[i].to));
-                mx = std::max<std::uint64_t>(mx, std::max(edges[i].from.index(), edges[i].to.index()) + 1);
-            }
-            chunk_max[c] = mx;
-        });
-        std::size_t n = opt.node_count;
-        if (n == 0) n = static_cast<std::size_t>(*std::max_element(chunk_max.begin(), chunk_max.end()));
-        if (n == 0) return Graph{};
-
-        // --- level 1: partition by source bucket (stable) ------------------------------------
-        const std::size_t buckets = ((n - 1) >> detail::bucket_bits) + 1;
         const bool drop_loops = opt.self_loops == SelfLoopPolicy::drop;
-        std::vector<std::uint64_t> counts(chunks * buckets, 0);
+        auto validate = [&](std::size_t i) {
+            const Edge& e = edges[i];
+            check_edge(e, i);
+            if (opt.node_count != 0 && (e.from.index() >= opt.node_count || e.to.index() >= opt.node_count))
+                throw InvalidArgument(fmt::format("GraphBuilder: edge {} ({} -> {}) has an id >= node_count {}", i, e.from,
+                                                  e.to, opt.node_count));
+            if (e.from == e.to && opt.self_loops == SelfLoopPolicy::reject)
+                throw InvalidArgument(
+                    fmt::format("GraphBuilder: edge {} is a self-loop {} -> {} (policy reject)", i, e.from, e.to));
+        };
+        // Emitted copies of edge i: itself (unless a dropped self-loop) and its mirror (symmetrise).
         auto for_each_emitted = [&](std::size_t i, auto&& emit) {
             const Edge& e = edges[i];
             if (e.from == e.to) {
@@ -219,13 +279,37 @@ public:
             emit(e.from, e.to, i);
             if (opt.symmetrise) emit(e.to, e.from, i);
         };
+
+        // --- node count (one validating pass when the caller did not give it) ----------------
+        std::size_t n = opt.node_count;
+        const bool fused_validation = n != 0;
+        if (n == 0) {
+            std::vector<std::uint64_t> chunk_max(chunks, 0);
+            detail::parallel_for(threads, chunks, [&](std::size_t c, unsigned) {
+                const std::size_t b = std::min(m_in, c * chunk_len), e = std::min(m_in, b + chunk_len);
+                std::uint64_t mx = 0;
+                for (std::size_t i = b; i < e; ++i) {
+                    validate(i);
+                    mx = std::max<std::uint64_t>(mx, std::max(edges[i].from.index(), edges[i].to.index()) + 1);
+                }
+                chunk_max[c] = mx;
+            });
+            n = static_cast<std::size_t>(*std::max_element(chunk_max.begin(), chunk_max.end()));
+            if (n == 0) return Graph{};
+        }
+
+        // --- level 1: stable partition by source bucket -------------------------------------
+        const std::size_t buckets = ((n - 1) >> detail::bucket_bits) + 1;
+        std::vector<std::uint64_t> counts(chunks * buckets, 0);
         ProgressThrottle part_progress(opt.progress, "graph: partition", 2 * chunks);
         std::atomic<std::uint64_t> part_done{0};
         detail::parallel_for(threads, chunks, [&](std::size_t c, unsigned w) {
             const std::size_t b = std::min(m_in, c * chunk_len), e = std::min(m_in, b + chunk_len);
             std::uint64_t* cnt = counts.data() + c * buckets;
-            for (std::size_t i = b; i < e; ++i)
+            for (std::size_t i = b; i < e; ++i) {
+                if (fused_validation) validate(i);
                 for_each_emitted(i, [&](Id from, Id, std::size_t) { ++cnt[from.index() >> detail::bucket_bits]; });
+            }
             const auto d = part_done.fetch_add(1, std::memory_order_relaxed) + 1;
             if (w == 0) part_progress.update(d);
         });
@@ -241,96 +325,125 @@ public:
         }
         bucket_start[buckets] = total;
         const std::uint64_t m_raw = total;
+        if (m_raw == 0) return Graph{};
 
-        detail::RawArray<Edge> tmp(m_raw);
+        // Partition straight into the edge arrays; the source is kept as its 14-bit offset
+        // inside the bucket (2 bytes per edge of scratch).
+        detail::GraphArrays<Id, EdgeData> raw;
+        raw.targets = detail::RawArray<Id>(m_raw);
+        raw.weights = detail::RawArray<float>(m_raw);
+        if constexpr (has_payload) raw.payload = detail::RawArray<EdgeData>(m_raw);
+        // (In the common 16-bit case this array then becomes the lookup: a bucket's lookups are
+        // written only after the bucket's local offsets have been read.)
+        detail::RawArray<std::uint16_t> local(m_raw);
+        constexpr std::uint32_t local_mask = (1u << detail::bucket_bits) - 1;
         detail::parallel_for(threads, chunks, [&](std::size_t c, unsigned w) {
             const std::size_t b = std::min(m_in, c * chunk_len), e = std::min(m_in, b + chunk_len);
             std::uint64_t* cur = counts.data() + c * buckets;
             for (std::size_t i = b; i < e; ++i)
                 for_each_emitted(i, [&](Id from, Id to, std::size_t src) {
-                    Edge& out = tmp[cur[from.index() >> detail::bucket_bits]++];
-                    out.from = from;
-                    out.to = to;
-                    out.weight = edges[src].weight;
-                    if constexpr (has_payload) out.payload = edges[src].payload;
+                    const std::uint64_t pos = cur[from.index() >> detail::bucket_bits]++;
+                    raw.targets[pos] = to;
+                    raw.weights[pos] = edges[src].weight;
+                    if constexpr (has_payload) raw.payload[pos] = edges[src].payload;
+                    local[pos] = static_cast<std::uint16_t>(from.value() & local_mask);
                 });
             const auto d = part_done.fetch_add(1, std::memory_order_relaxed) + 1;
             if (w == 0) part_progress.update(d);
         });
         part_progress.finish(2 * chunks);
 
-        // --- level 2: counting sort inside each bucket (cache resident) ----------------------
-        detail::GraphArrays<Id, EdgeData> raw;
-        raw.offsets = detail::RawArray<std::uint64_t>(n + 1);
-        raw.targets = detail::RawArray<Id>(m_raw);
-        raw.weights = detail::RawArray<float>(m_raw);
-        if constexpr (has_payload) raw.payload = detail::RawArray<EdgeData>(m_raw);
-        std::vector<std::uint64_t> bucket_max_degree(buckets, 0);
+        // --- lookup width: 16 bits unless some row has more than 65 536 edges ----------------
         const unsigned bucket_threads = m_raw < (1u << 16) ? 1u : threads;
-        std::vector<std::vector<std::uint64_t>> cursors(detail::worker_count(bucket_threads, buckets));
+        const unsigned workers = detail::worker_count(bucket_threads, buckets);
+        std::vector<std::vector<std::uint64_t>> cursors(workers);
+        std::atomic<bool> wide{false};
         detail::parallel_for(bucket_threads, buckets, [&](std::size_t bk, unsigned w) {
-            const std::size_t lo = bk << detail::bucket_bits, hi = std::min(n, (bk + 1) << detail::bucket_bits);
-            auto& cur = cursors[w];
-            cur.assign(hi - lo + 1, 0);
             const std::uint64_t b = bucket_start[bk], e = bucket_start[bk + 1];
-            for (std::uint64_t i = b; i < e; ++i) ++cur[tmp[i].from.index() - lo + 1];
-            std::uint64_t mx = 0, acc = b;
-            for (std::size_t r = 0; r < hi - lo; ++r) {
-                mx = std::max(mx, cur[r + 1]);
-                raw.offsets[lo + r] = acc;
-                const std::uint64_t d = cur[r + 1];
-                cur[r] = acc;
-                acc += d;
-            }
-            bucket_max_degree[bk] = mx;
-            for (std::uint64_t i = b; i < e; ++i) {
-                const Edge& x = tmp[i];
-                const std::uint64_t pos = cur[x.from.index() - lo]++;
-                raw.targets[pos] = x.to;
-                raw.weights[pos] = x.weight;
-                if constexpr (has_payload) raw.payload[pos] = x.payload;
-            }
+            if (e - b <= 65536) return;  // no row of this bucket can be wider
+            auto& cur = cursors[w];
+            cur.assign(std::size_t{1} << detail::bucket_bits, 0);
+            for (std::uint64_t i = b; i < e; ++i)
+                if (++cur[local[i]] > 65536) {
+                    wide.store(true, std::memory_order_relaxed);
+                    return;
+                }
         });
-        raw.offsets[n] = m_raw;
-        tmp = detail::RawArray<Edge>();  // free the partition scratch before the row pass
+        const bool narrow = !wide.load();
+        if (!narrow) raw.lookup32 = detail::RawArray<std::uint32_t>(m_raw);
+        const std::uint16_t* local_of = local.data();  // read-only view for the bucket pass
+        if (narrow) raw.lookup16 = std::move(local);
 
-        const std::uint64_t max_raw_degree =
-            buckets ? *std::max_element(bucket_max_degree.begin(), bucket_max_degree.end()) : 0;
-        const bool narrow = max_raw_degree <= 65536;
-        if (narrow)
-            raw.lookup16 = detail::RawArray<std::uint16_t>(m_raw);
-        else
-            raw.lookup32 = detail::RawArray<std::uint32_t>(m_raw);
-
-        // --- rows: dedupe, sort by weight, write the by-target lookup ------------------------
-        detail::RawArray<std::uint64_t> new_degree(n);
-        std::vector<detail::RowWorkspace<Id, EdgeData>> work(detail::worker_count(bucket_threads, buckets));
+        // --- level 2, per bucket: counting sort by source into a reused scratch (cache
+        //     resident), then each row is deduplicated, sorted by weight and written back
+        //     compacted from the bucket's start --------------------------------------------------
+        detail::GraphArrays<Id, EdgeData> out;
+        out.offsets = detail::RawArray<std::uint64_t>(n + 1);  // holds degrees until the prefix sum
+        std::vector<std::uint64_t> bucket_kept(buckets, 0);
+        std::vector<detail::RowWorkspace<Id, EdgeData>> work(workers);
         ProgressThrottle row_progress(opt.progress, "graph: rows", n);
         std::atomic<std::uint64_t> rows_done{0};
         detail::parallel_for(bucket_threads, buckets, [&](std::size_t bk, unsigned w) {
             const std::size_t lo = bk << detail::bucket_bits, hi = std::min(n, (bk + 1) << detail::bucket_bits);
-            for (std::size_t r = lo; r < hi; ++r) {
-                const std::uint64_t b = raw.offsets[r], d = raw.offsets[r + 1] - b;
-                new_degree[r] = process_row(work[w], Id(static_cast<typename Id::value_type>(r)), raw, b, d, opt);
+            auto& cur = cursors[w];
+            auto& ws = work[w];
+            cur.assign(hi - lo + 1, 0);
+            const std::uint64_t b = bucket_start[bk], e = bucket_start[bk + 1], size = e - b;
+            for (std::uint64_t i = b; i < e; ++i) ++cur[local_of[i] + 1];
+            for (std::size_t r = 0; r < hi - lo; ++r) cur[r + 1] += cur[r];  // cur[r] = start of row r
+            ws.st.resize(std::max<std::size_t>(ws.st.size(), size));
+            ws.sw.resize(std::max<std::size_t>(ws.sw.size(), size));
+            if constexpr (has_payload) ws.sp.resize(std::max<std::size_t>(ws.sp.size(), size));
+            for (std::uint64_t i = b; i < e; ++i) {
+                const std::uint64_t pos = cur[local_of[i]]++;
+                ws.st[pos] = raw.targets[i];
+                ws.sw[pos] = raw.weights[i];
+                if constexpr (has_payload) ws.sp[pos] = raw.payload[i];
             }
+            // cur[r] is now the end of row r; rows start at cur[r - 1] (0 for r = 0).
+            std::uint64_t dst = b;
+            for (std::size_t r = 0; r < hi - lo; ++r) {
+                const std::uint64_t src = r == 0 ? 0 : cur[r - 1], d = cur[r] - src;
+                const EdgeData* p = nullptr;
+                if constexpr (has_payload) p = ws.sp.data() + src;
+                const std::uint64_t kept = process_row(ws, ws.st.data() + src, ws.sw.data() + src, p, raw, dst, d, opt);
+                out.offsets[lo + r + 1] = kept;
+                dst += kept;
+            }
+            bucket_kept[bk] = dst - b;
             const auto done = rows_done.fetch_add(hi - lo, std::memory_order_relaxed) + (hi - lo);
             if (w == 0) row_progress.update(done);
         });
         row_progress.finish(n);
+        local = detail::RawArray<std::uint16_t>();  // (empty when it became the lookup)
 
-        // --- compact (only when dedupe/filters removed edges) --------------------------------
-        detail::GraphArrays<Id, EdgeData> out;
-        out.offsets = detail::RawArray<std::uint64_t>(n + 1);
+        // --- offsets, and close the gaps left by removed edges (memmove per bucket) ----------
         out.offsets[0] = 0;
-        for (std::size_t r = 0; r < n; ++r) out.offsets[r + 1] = out.offsets[r] + new_degree[r];
+        for (std::size_t r = 0; r < n; ++r) out.offsets[r + 1] += out.offsets[r];
         const std::uint64_t m = out.offsets[n];
-        if (m == m_raw) {
+        if (m == 0) return Graph{};
+        std::uint64_t at = 0;
+        for (std::size_t bk = 0; bk < buckets; ++bk) {
+            const std::uint64_t from = bucket_start[bk], k = bucket_kept[bk];
+            if (from != at && k > 0) {
+                std::memmove(raw.targets.data() + at, raw.targets.data() + from, k * sizeof(Id));
+                std::memmove(raw.weights.data() + at, raw.weights.data() + from, k * sizeof(float));
+                if constexpr (has_payload)
+                    std::memmove(static_cast<void*>(raw.payload.data() + at), raw.payload.data() + from, k * sizeof(EdgeData));
+                if (narrow)
+                    std::memmove(raw.lookup16.data() + at, raw.lookup16.data() + from, k * sizeof(std::uint16_t));
+                else
+                    std::memmove(raw.lookup32.data() + at, raw.lookup32.data() + from, k * sizeof(std::uint32_t));
+            }
+            at += k;
+        }
+        if (m >= m_raw - m_raw / 8) {  // little was removed: keep the arrays (views are trimmed)
             out.targets = std::move(raw.targets);
             out.weights = std::move(raw.weights);
             out.lookup16 = std::move(raw.lookup16);
             out.lookup32 = std::move(raw.lookup32);
             out.payload = std::move(raw.payload);
-        } else {
+        } else {  // give the memory of removed duplicates back
             out.targets = detail::RawArray<Id>(m);
             out.weights = detail::RawArray<float>(m);
             if constexpr (has_payload) out.payload = detail::RawArray<EdgeData>(m);
@@ -338,15 +451,8 @@ public:
                 out.lookup16 = detail::RawArray<std::uint16_t>(m);
             else
                 out.lookup32 = detail::RawArray<std::uint32_t>(m);
-            detail::parallel_for(bucket_threads, buckets, [&](std::size_t bk, unsigned) {
-                const std::size_t lo = bk << detail::bucket_bits, hi = std::min(n, (bk + 1) << detail::bucket_bits);
-                for (std::size_t r = lo; r < hi; ++r) {
-                    const std::uint64_t s = raw.offsets[r], t = out.offsets[r], d = new_degree[r];
-                    copy_row(raw, s, out, t, d);
-                }
-            });
+            copy_row(raw, 0, out, 0, m);
         }
-        if (m == 0) return Graph{};
         return Graph::adopt(std::move(out));
     }
 
@@ -499,56 +605,85 @@ private:
                 fmt::format("GraphBuilder: edge {} ({} -> {}) has an invalid {} payload", i, e.from, e.to, Traits::name));
     }
 
-    /// Resolve the group [g0, g1) of perm (same target) into ws.u*; `second` marks entries that
-    /// come later (delta in a merge). Returns false when the edge is filtered out.
-    static void resolve_push(detail::RowWorkspace<Id, EdgeData>& ws, Id target, const float* w, const EdgeData* p,
-                             std::size_t g0, std::size_t g1, const GraphBuildOptions& opt) {
-        const auto& perm = ws.perm;
-        std::uint32_t rep = perm[g0];
-        float weight = w[rep];
+    /// Resolve the group [g0, g1) of ws.keys (same target; low 32 bits = index into w/p, in
+    /// input order) into one entry of ws.u*, unless min_weight filters it out.
+    static bool resolve(const std::uint64_t* keys, std::size_t g0, std::size_t g1, const float* w, const EdgeData* p,
+                        const GraphBuildOptions& opt, float& weight, EdgeData& pl) {
+        auto idx = [keys](std::size_t k) { return static_cast<std::uint32_t>(keys[k]); };
+        std::uint32_t rep = idx(g0);
+        weight = w[rep];
         switch (opt.duplicates) {
             case DuplicatePolicy::keep_first: break;
             case DuplicatePolicy::keep_last:
-                rep = perm[g1 - 1];
+                rep = idx(g1 - 1);
                 weight = w[rep];
                 break;
             case DuplicatePolicy::keep_max:
                 for (std::size_t k = g0 + 1; k < g1; ++k)
-                    if (w[perm[k]] > weight) rep = perm[k], weight = w[rep];
+                    if (w[idx(k)] > weight) rep = idx(k), weight = w[rep];
                 break;
             case DuplicatePolicy::sum:
-                for (std::size_t k = g0 + 1; k < g1; ++k) weight += w[perm[k]];
+                for (std::size_t k = g0 + 1; k < g1; ++k) weight += w[idx(k)];
                 break;
         }
-        if (!(weight >= opt.min_weight) || !std::isfinite(weight)) return;
-        ws.ut.push_back(target);
-        ws.uw.push_back(weight);
+        if (!(weight >= opt.min_weight) || !std::isfinite(weight)) return false;
+        weight += 0.0f;  // -0 -> +0: equal weights must have equal sort keys
         if constexpr (has_payload) {
-            EdgeData pl = p[rep];
+            pl = p[rep];
             if constexpr (detail::payload_mergeable<EdgeData>) {
                 if (opt.duplicates == DuplicatePolicy::keep_last && g1 - g0 > 1) {
-                    pl = p[perm[g0]];  // fold older -> newer
-                    for (std::size_t k = g0 + 1; k < g1; ++k) pl = Traits::merge(pl, p[perm[k]]);
+                    pl = p[idx(g0)];  // fold older -> newer
+                    for (std::size_t k = g0 + 1; k < g1; ++k) pl = Traits::merge(pl, p[idx(k)]);
                 }
             }
-            ws.up.push_back(pl);
+        }
+        return true;
+    }
+
+    static void resolve_push(detail::RowWorkspace<Id, EdgeData>& ws, Id target, const float* w, const EdgeData* p,
+                             std::size_t g0, std::size_t g1, const GraphBuildOptions& opt) {
+        float weight;
+        EdgeData pl{};
+        if (!resolve(ws.keys.data(), g0, g1, w, p, opt, weight, pl)) return;
+        ws.ut.push_back(target);
+        ws.uw.push_back(weight);
+        if constexpr (has_payload) ws.up.push_back(pl);
+    }
+
+    /// Sort and group ws.keys (target << 32 | index) and resolve each group into ws.u*.
+    static void dedupe_sorted(detail::RowWorkspace<Id, EdgeData>& ws, const float* w, const EdgeData* p, std::size_t d,
+                              const GraphBuildOptions& opt) {
+        detail::sort_keys(ws.keys.data(), d, &ws.radix);
+        ws.ut.clear(), ws.uw.clear();
+        if constexpr (has_payload) ws.up.clear();
+        const std::uint64_t* keys = ws.keys.data();
+        for (std::size_t g0 = 0; g0 < d;) {
+            const std::uint64_t tg = keys[g0] >> 32;
+            std::size_t g1 = g0 + 1;
+            while (g1 < d && (keys[g1] >> 32) == tg) ++g1;
+            resolve_push(ws, Id(static_cast<typename Id::value_type>(tg)), w, p, g0, g1, opt);
+            g0 = g1;
         }
     }
 
-    /// Sort ws.u* (target-sorted, unique) by weight into ws.t*, and ws.rank (target order -> row position).
+    /// Sort ws.u* (target-sorted, unique) by weight (descending, ties by target) into ws.t*, and
+    /// ws.rank (target order -> row position).
     static void sort_by_weight(detail::RowWorkspace<Id, EdgeData>& ws) {
         const std::size_t k = ws.ut.size();
-        ws.order.resize(k);
-        for (std::uint32_t j = 0; j < k; ++j) ws.order[j] = j;
-        std::sort(ws.order.begin(), ws.order.end(), [&](std::uint32_t a, std::uint32_t b) {
-            return ws.uw[a] > ws.uw[b] || (ws.uw[a] == ws.uw[b] && a < b);
-        });
+        ws.keys.resize(std::max(ws.keys.size(), k));
+        std::uint64_t* keys = ws.keys.data();
+        for (std::uint32_t j = 0; j < k; ++j) {
+            const float w = ws.uw[j] + 0.0f;
+            ws.uw[j] = w;
+            keys[j] = (std::uint64_t{~detail::float_order_key(w)} << 32) | j;
+        }
+        detail::sort_keys(keys, k, &ws.radix);
         ws.tt.resize(k);
         ws.tw.resize(k);
         if constexpr (has_payload) ws.tp.resize(k);
         ws.rank.resize(k);
         for (std::uint32_t r = 0; r < k; ++r) {
-            const std::uint32_t j = ws.order[r];
+            const auto j = static_cast<std::uint32_t>(keys[r]);
             ws.tt[r] = ws.ut[j];
             ws.tw[r] = ws.uw[j];
             if constexpr (has_payload) ws.tp[r] = ws.up[j];
@@ -569,30 +704,108 @@ private:
             for (std::size_t j = 0; j < k; ++j) a.lookup32[b + j] = ws.rank[j];
     }
 
-    /// Sort, dedupe, filter and weight-sort row r stored at [b, b+d) of `a`, in place. New degree.
-    static std::uint64_t process_row(detail::RowWorkspace<Id, EdgeData>& ws, Id self, detail::GraphArrays<Id, EdgeData>& a,
-                                     std::uint64_t b, std::uint64_t d, const GraphBuildOptions& opt) {
-        (void)self;
+    /// Sort, dedupe, filter and weight-sort the row (t, w, p)[0, d); write it to `a` at
+    /// [dst, dst + kept). Returns kept.
+    static std::uint64_t process_row(detail::RowWorkspace<Id, EdgeData>& ws, const Id* t, const float* w,
+                                     const EdgeData* p, detail::GraphArrays<Id, EdgeData>& a, std::uint64_t dst,
+                                     std::uint64_t d, const GraphBuildOptions& opt) {
         if (d == 0) return 0;
-        const Id* t = a.targets.data() + b;
-        const float* w = a.weights.data() + b;
-        const EdgeData* p = nullptr;
-        if constexpr (has_payload) p = a.payload.data() + b;
-        ws.perm.resize(d);
-        for (std::uint32_t j = 0; j < d; ++j) ws.perm[j] = j;
-        std::sort(ws.perm.begin(), ws.perm.end(), [t](std::uint32_t x, std::uint32_t y) {
-            return t[x] < t[y] || (t[x] == t[y] && x < y);
-        });
-        ws.ut.clear(), ws.uw.clear(), ws.up.clear();
+        if (d <= 16 && process_tiny_row<16>(t, w, p, a, dst, d, opt)) return d;
+        if (d > 16 && d <= 32 && process_tiny_row<32>(t, w, p, a, dst, d, opt)) return d;
+        if (d > 32 && d <= 64 && process_tiny_row<64>(t, w, p, a, dst, d, opt)) return d;
+        if (d <= small_row) return process_small_row(t, w, p, a, dst, d, opt);
+        ws.keys.resize(std::max<std::size_t>(ws.keys.size(), d));
+        for (std::uint32_t j = 0; j < d; ++j) ws.keys[j] = (std::uint64_t{t[j].value()} << 32) | j;
+        dedupe_sorted(ws, w, p, d, opt);
+        sort_by_weight(ws);
+        write_sorted(ws, a, dst);
+        return ws.tt.size();
+    }
+
+    static constexpr std::size_t small_row = 32;
+
+    /// Rows of at most T (16, 32, 64) edges without duplicates or filtered weights (most rows): ranks by
+    /// target and by (weight desc, target asc) counted with fixed-width 32-bit comparisons that
+    /// vectorise; no sort. Returns false (nothing written) when the row needs the general path.
+    template <std::size_t T>
+    static bool process_tiny_row(const Id* t, const float* w, const EdgeData* p, detail::GraphArrays<Id, EdgeData>& a,
+                                 std::uint64_t b, std::uint64_t d, const GraphBuildOptions& opt) {
+        alignas(64) std::int32_t tb[T];  // targets biased to order as signed integers
+        alignas(64) float wv[T];
+        for (std::size_t j = 0; j < T; ++j) {
+            tb[j] = j < d ? static_cast<std::int32_t>(t[j].value() ^ 0x80000000u) : std::numeric_limits<std::int32_t>::max();
+            wv[j] = j < d ? w[j] + 0.0f : -std::numeric_limits<float>::infinity();
+        }
+        std::uint32_t equal = 0, low = 0;
+        for (std::size_t i = 0; i < d; ++i) {
+            for (std::size_t j = 0; j < T; ++j) equal += tb[j] == tb[i];
+            low += !(wv[i] >= opt.min_weight);
+        }
+        if (equal != d || low != 0) return false;  // duplicates or filtered edges
+        std::uint32_t rank_t[T], rank_w[T];
+        for (std::size_t i = 0; i < d; ++i) {
+            std::uint32_t rt = 0, rw = 0;
+            const std::int32_t x = tb[i];
+            const float y = wv[i];
+            for (std::size_t j = 0; j < T; ++j) {
+                rt += tb[j] < x;
+                rw += (wv[j] > y) | ((wv[j] == y) & (tb[j] < x));
+            }
+            rank_t[i] = rt;
+            rank_w[i] = rw;
+        }
+        for (std::size_t i = 0; i < d; ++i) {
+            a.targets[b + rank_w[i]] = t[i];
+            a.weights[b + rank_w[i]] = wv[i];
+            if constexpr (has_payload) a.payload[b + rank_w[i]] = p[i];
+        }
+        if (a.lookup16.size() != 0)
+            for (std::size_t i = 0; i < d; ++i) a.lookup16[b + rank_t[i]] = static_cast<std::uint16_t>(rank_w[i]);
+        else
+            for (std::size_t i = 0; i < d; ++i) a.lookup32[b + rank_t[i]] = rank_w[i];
+        return true;
+    }
+
+    /// process_row for d <= small_row: everything on the stack, lookup written directly.
+    static std::uint64_t process_small_row(const Id* t, const float* w, const EdgeData* p,
+                                           detail::GraphArrays<Id, EdgeData>& a, std::uint64_t b, std::uint64_t d,
+                                           const GraphBuildOptions& opt) {
+        std::uint64_t k[small_row], wk[small_row];
+        Id ut[small_row];
+        float uw[small_row];
+        [[maybe_unused]] EdgeData up[has_payload ? small_row : 1];
+        for (std::uint32_t j = 0; j < d; ++j) k[j] = (std::uint64_t{t[j].value()} << 32) | j;
+        detail::sort_keys(k, d);
+        std::uint32_t u = 0;
         for (std::size_t g0 = 0; g0 < d;) {
+            const std::uint64_t tg = k[g0] >> 32;
             std::size_t g1 = g0 + 1;
-            while (g1 < d && t[ws.perm[g1]] == t[ws.perm[g0]]) ++g1;
-            resolve_push(ws, t[ws.perm[g0]], w, p, g0, g1, opt);
+            while (g1 < d && (k[g1] >> 32) == tg) ++g1;
+            float weight;
+            EdgeData pl{};
+            if (resolve(k, g0, g1, w, p, opt, weight, pl)) {
+                ut[u] = Id(static_cast<typename Id::value_type>(tg));
+                uw[u] = weight;
+                if constexpr (has_payload) up[u] = pl;
+                wk[u] = (std::uint64_t{~detail::float_order_key(weight)} << 32) | u;
+                ++u;
+            }
             g0 = g1;
         }
-        sort_by_weight(ws);
-        write_sorted(ws, a, b);
-        return ws.tt.size();
+        detail::sort_keys(wk, u);
+        Id* ot = a.targets.data() + b;
+        float* ow = a.weights.data() + b;
+        for (std::uint32_t r = 0; r < u; ++r) {
+            const auto i = static_cast<std::uint32_t>(wk[r]);
+            ot[r] = ut[i];
+            ow[r] = uw[i];
+            if constexpr (has_payload) a.payload[b + r] = up[i];
+        }
+        if (a.lookup16.size() != 0)
+            for (std::uint32_t r = 0; r < u; ++r) a.lookup16[b + static_cast<std::uint32_t>(wk[r])] = static_cast<std::uint16_t>(r);
+        else
+            for (std::uint32_t r = 0; r < u; ++r) a.lookup32[b + static_cast<std::uint32_t>(wk[r])] = r;
+        return u;
     }
 
     /// Merge row `id` of base and delta into ws (sorted by weight); returns the merged degree.
@@ -614,21 +827,11 @@ private:
             ws.tw[nb + j] = dr.weights[j];
             if constexpr (has_payload) ws.tp[nb + j] = dr.payload[j];
         }
-        ws.perm.resize(d);
-        for (std::uint32_t j = 0; j < d; ++j) ws.perm[j] = j;
-        const Id* t = ws.tt.data();
-        std::sort(ws.perm.begin(), ws.perm.end(), [t](std::uint32_t x, std::uint32_t y) {
-            return t[x] < t[y] || (t[x] == t[y] && x < y);
-        });
-        ws.ut.clear(), ws.uw.clear(), ws.up.clear();
+        ws.keys.resize(std::max<std::size_t>(ws.keys.size(), d));
+        for (std::uint32_t j = 0; j < d; ++j) ws.keys[j] = (std::uint64_t{ws.tt[j].value()} << 32) | j;
         const EdgeData* p = nullptr;
         if constexpr (has_payload) p = ws.tp.data();
-        for (std::size_t g0 = 0; g0 < d;) {
-            std::size_t g1 = g0 + 1;
-            while (g1 < d && t[ws.perm[g1]] == t[ws.perm[g0]]) ++g1;
-            resolve_push(ws, t[ws.perm[g0]], ws.tw.data(), p, g0, g1, opt);
-            g0 = g1;
-        }
+        dedupe_sorted(ws, ws.tw.data(), p, d, opt);
         sort_by_weight(ws);
         return ws.tt.size();
     }
@@ -665,6 +868,16 @@ private:
     GraphBuildOptions options_;
     std::vector<Edge> edges_;
 };
+
+/// One call: judgments -> graph snapshot, reporting progress (stages "graph: partition", "graph: rows").
+template <class EdgeData = NoPayload>
+ComplementaryGraph<EntityId, EdgeData> build_graph(std::span<const Judgment> judgments, ProgressCallback progress) {
+    GraphBuildOptions options;
+    options.progress = std::move(progress);
+    GraphBuilder<EntityId, EdgeData> builder(std::move(options));
+    builder.add(judgments, JudgmentPrior{});
+    return builder.build();
+}
 
 /// One call: judgments -> graph snapshot (edge a -> b per judgment passing `prior`).
 template <class EdgeData = NoPayload>

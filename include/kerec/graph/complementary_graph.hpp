@@ -144,18 +144,21 @@ public:
     /// The empty graph (no nodes).
     ComplementaryGraph() { offsets_ = std::span<const std::uint64_t>(&zero_offset_, 1); }
 
-    /// Adopt owned arrays (the builder's route). Does not validate: the builder guarantees them.
+    /// Adopt owned arrays (the builder's route; edge arrays at least offsets.back() long, the
+    /// lookup array non-empty when there are edges). Does not validate: the builder guarantees them.
     static ComplementaryGraph adopt(detail::GraphArrays<Id, EdgeData>&& arrays, std::uint64_t version = 0,
                                    std::int64_t time = 0) {
         auto owned = std::make_shared<detail::GraphArrays<Id, EdgeData>>(std::move(arrays));
         ComplementaryGraph g;
         if (owned->offsets.size() == 0) return g;
+        // The edge arrays may be longer than the edge count (builder scratch): trim the views.
+        const std::size_t m = static_cast<std::size_t>(owned->offsets[owned->offsets.size() - 1]);
         g.offsets_ = owned->offsets.span();
-        g.targets_ = owned->targets.span();
-        g.weights_ = owned->weights.span();
-        g.lookup16_ = owned->lookup16.span();
-        g.lookup32_ = owned->lookup32.span();
-        if constexpr (has_payload) g.payload_ = owned->payload.span();
+        g.targets_ = owned->targets.span().first(m);
+        g.weights_ = owned->weights.span().first(m);
+        if (owned->lookup16.size() != 0) g.lookup16_ = owned->lookup16.span().first(m);
+        if (owned->lookup32.size() != 0) g.lookup32_ = owned->lookup32.span().first(m);
+        if constexpr (has_payload) g.payload_ = owned->payload.span().first(m);
         g.version_ = version;
         g.time_ = time;
         g.keep_ = std::move(owned);

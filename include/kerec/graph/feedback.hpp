@@ -222,8 +222,9 @@ std::vector<EntityId> item_entity_map(const Items& items) {
 
 /// Attribute events to edges of acc.graph(): exposure/click of item i (entity b) with trigger item t
 /// (entity a) -> edge a -> b; a bill of a clicked (user, item) within opt.purchase_window after the
-/// click -> purchase on that click's edge. Splits `events` into chunks processed by opt.threads
-/// workers (clicks are matched to bills within their chunk and the window after it).
+/// click -> purchase on that click's edge. `events` must be in time order (as logged). Splits
+/// them into chunks processed by opt.threads workers (clicks are matched to bills within their
+/// chunk and the window after it).
 inline FeedbackStats attribute_events(std::span<const Event> events, std::span<const EntityId> item_entity,
                                       FeedbackAccumulator& acc, const FeedbackOptions& opt,
                                       ProgressCallback progress = {}) {

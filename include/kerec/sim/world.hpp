@@ -219,6 +219,36 @@ public:
         return rng.uniform() < click_probability(trigger, shown, position);
     }
 
+    /// Online feedback: replay the purchases (bills) of `log` and, after each, show the items that
+    /// `recommend(purchased item, shown)` puts into `shown` (top first, at most 1000), drawing clicks
+    /// from the click model. Returns the exposure and click events, trigger = the purchased item,
+    /// in log order. Use it to let a recommender (e.g. a complementary graph) collect the feedback
+    /// its own recommendations earn. `max_bills` = 0: every bill. Deterministic for a seed.
+    template <class Recommend>
+    std::vector<Event> simulate_exposures(std::span<const Event> log, Recommend&& recommend, std::uint64_t seed,
+                                          std::size_t max_bills = 0) const {
+        Rng rng(seed);
+        std::vector<Event> out;
+        std::vector<ItemId> shown;
+        std::size_t bills = 0;
+        for (const Event& ev : log) {
+            if (ev.kind != EventKind::bill) continue;
+            if (max_bills && bills == max_bills) break;
+            ++bills;
+            const EntityId truth = item(ev.item).entity;
+            shown.clear();
+            recommend(ev.item, shown);
+            const std::size_t n = std::min<std::size_t>(shown.size(), 1000);
+            for (std::size_t k = 0; k < n; ++k) {
+                const auto pos = static_cast<std::uint16_t>(k);
+                out.push_back(Event{ev.user, shown[k], ev.time, EventKind::exposure, pos, ev.item});
+                if (simulate_click(truth, shown[k], pos, rng))
+                    out.push_back(Event{ev.user, shown[k], ev.time, EventKind::click, pos, ev.item});
+            }
+        }
+        return out;
+    }
+
     Summary summary() const;
 
 private:
