@@ -260,10 +260,10 @@ int main(int argc, char** argv) try {
     fmt::print("\n  sample of discovered entities (every {}th by head count), with titles they gather:\n", step);
     for (std::size_t k = 0; k < model.discovered.size(); k += step) {
         const auto& c = model.discovered[k];
-        const auto id = model.entities.find(c.word);
+        const auto id = model.entities.find(c.name);
         if (!id || !titles_of.count(id->value())) continue;
         const auto& ts = titles_of[id->value()];
-        fmt::print("  {:<14} {:>4} titles, e.g. ", c.word, ts.size());
+        fmt::print("  {:<14} {:>4} titles, e.g. ", c.name, ts.size());
         for (std::size_t j = 0; j < 3 && j < ts.size(); ++j) fmt::print("{}\"{}\"", j ? ", " : "", products[ts[j]].title);
         fmt::print("\n");
     }

@@ -28,7 +28,7 @@ int main() {
     options.min_count = 5;
     const SelfTrainedExtractor model = self_train(seed, forms, titles, options);
     for (const auto& c : model.discovered)
-        std::printf("discovered '%s': heads %llu titles (share %.2f), e.g. \"%s\"\n", c.word.c_str(),
+        std::printf("discovered '%s': heads %llu titles (share %.2f), e.g. \"%s\"\n", c.name.c_str(),
                     static_cast<unsigned long long>(c.heads), c.head_share(), c.example.c_str());
 
     // Each title gathers under the entity of its head mention (the unified concept term).
@@ -42,5 +42,5 @@ int main() {
     normalizer.normalize(title, norm);
     const HeadChoice head = choose_head(mentions, norm, heads, model.linker.get());
     std::printf("'%s' -> %s\n", title.c_str(), head.entity.valid() ? std::string(model.entities.name(head.entity)).c_str() : "-");
-    return head.entity.valid() && model.entities.name(head.entity) == "cracker" ? 0 : 1;
+    return head.entity.valid() && model.entities.name(head.entity) == "crackers" ? 0 : 1;
 }

@@ -182,6 +182,10 @@ TEST_CASE("head discovery: counts, head share and ordering") {
     d.add_text(norm_of("Acme Organic"), h);
     d.add_head("organic", "Acme Organic");
     d.add_head("", "ignored");
+    d.add_head("tomato", "Roma Tomatoes", "Tomatoes");
+    d.add_head("tomato", "Tomato Paste", "TOMATO");
+    d.add_head("tomato", "Cherry Tomatoes", "tomatoes");
+    d.add_head("potato", "Russet Potato");  // no spelling given: the word itself
     auto c = d.candidates(5);
     REQUIRE(c.size() == 2);
     CHECK(c[0].word == "hummu");
@@ -192,10 +196,14 @@ TEST_CASE("head discovery: counts, head share and ordering") {
     CHECK(c[1].example == "Organic Crackers");
     CHECK(d.candidates(5, 0.5).size() == 1);
     c = d.candidates(1);
-    REQUIRE(c.size() == 3);
-    CHECK(c[2].word == "organic");
-    CHECK(c[2].head_share() == doctest::Approx(1.0 / 31.0));
-    CHECK(d.candidates(1, 0.05).size() == 2);
+    REQUIRE(c.size() == 5);
+    CHECK(c[2].word == "tomato");
+    CHECK(c[2].name == "tomatoes");
+    CHECK(c[3].word == "organic");
+    CHECK(c[3].name == "organic");
+    CHECK(c[3].head_share() == doctest::Approx(1.0 / 31.0));
+    CHECK(c[4].name == "potato");
+    CHECK(d.candidates(1, 0.05).size() == 4);
     CHECK_THROWS_AS(d.candidates(1, 1.5), InvalidArgument);
     CHECK_THROWS_AS(d.candidates(1, std::nan("")), InvalidArgument);
     d.clear();
@@ -272,7 +280,7 @@ TEST_CASE("self-training: one round still returns parts that know the discovered
     const auto model = self_train(seed, forms, cat.titles, o);
     REQUIRE(model.rounds.size() == 1);
     REQUIRE_FALSE(model.discovered.empty());
-    const auto id = model.entities.find(model.discovered[0].word);
+    const auto id = model.entities.find(model.discovered[0].name);
     REQUIRE(id);
     CHECK(model.dictionary->lookup_normalized(model.discovered[0].word) == id);
     CHECK(model.linker->link_normalized(model.discovered[0].word) == id);
@@ -299,7 +307,10 @@ TEST_CASE("self-training: bad input") {
     CHECK_THROWS_AS(self_train(seed, forms, titles, mismatch), InvalidArgument);
     // empty, invalid UTF-8 and tiny inputs run through
     const auto model = self_train(seed, forms, titles, o);
-    CHECK(model.entities.contains("cracker"));
+    CHECK(model.entities.contains("crackers"));  // named by its spelling, linked by its folded form
+    const LinkResult lr = model.linker->link("Cracker");
+    CHECK(lr.kind == LinkKind::exact);
+    CHECK(lr.entity == *model.entities.find("crackers"));
     const auto none = self_train(seed, forms, std::vector<std::string>{}, o);
     CHECK(none.discovered.empty());
     CHECK(none.entities.size() == 1);

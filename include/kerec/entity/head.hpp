@@ -13,10 +13,10 @@
 // Discovery: over a catalogue, h(w) = #titles whose head mention's head is w, n(w) = #content
 // occurrences of w; w becomes a new entity when h(w) ≥ min_count and h(w)/n(w) ≥ min_head_share
 // (a word mostly used as a modifier — "organic", "chocolate" — is no concept, though it sometimes
-// ends a title). Self-training: round r trains the CRF on the silver labels of the seed +
-// discovered dictionary of round r−1 (only titles whose head that dictionary knows: labelling an
-// unknown head O would teach the tagger to skip new concepts), discovers heads with it, and
-// extends the dictionary.
+// ends a title); the new entity is named by the word's most frequent spelling. Self-training:
+// round r trains the CRF on the silver labels of the seed + discovered dictionary of round r−1
+// (only titles whose head that dictionary knows: labelling an unknown head O would teach the
+// tagger to skip new concepts), discovers heads with it, and extends the dictionary.
 // Costs: head/entity per title O(tokens + mentions); discovery O(1) per token (hash);
 // a round O(CRF training + one pass of the pipeline over the titles).
 #pragma once
@@ -217,7 +217,8 @@ std::vector<TrainingExample> head_silver_examples(const DictionaryExtractor& dic
 
 /// A discovered head word.
 struct HeadCandidate {
-    std::string word;             ///< normalised head word (the new entity's name)
+    std::string word;             ///< normalised head word (the new entity's dictionary form)
+    std::string name;             ///< its most frequent spelling, ASCII lower-cased (the entity's name)
     std::string example;          ///< one title it heads
     std::uint64_t heads = 0;      ///< titles whose unlinked head it is
     std::uint64_t occurrences = 0;  ///< content-token occurrences over the titles seen
@@ -236,11 +237,21 @@ public:
             if (heads.content(w)) ++entry(w).occurrences;
         }
     }
-    /// Record that `word` heads a title (`example`) and links to no entity.
-    void add_head(std::string_view word, std::string_view example) {
+    /// Record that `word` (normalised) heads a title (`example`) and links to no entity;
+    /// `spelling` is the head token as written (empty: use `word`).
+    void add_head(std::string_view word, std::string_view example, std::string_view spelling = {}) {
         if (word.empty()) return;
         Entry& e = entry(word);
         if (e.heads++ == 0) e.example = std::string(example);
+        std::string sp(spelling.empty() ? word : spelling);
+        for (char& ch : sp)
+            if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch - 'A' + 'a');
+        auto it = std::find_if(e.spellings.begin(), e.spellings.end(), [&](const auto& p) { return p.first == sp; });
+        if (it == e.spellings.end()) {
+            if (e.spellings.size() < max_spellings) e.spellings.emplace_back(std::move(sp), 1);
+        } else {
+            ++it->second;
+        }
     }
 
     /// Words with heads ≥ min_count and head share ≥ min_head_share, most frequent first (ties
@@ -251,7 +262,11 @@ public:
         std::vector<HeadCandidate> out;
         for (const auto& [w, e] : stats_) {
             if (e.heads == 0 || e.heads < min_count) continue;
-            HeadCandidate c{w, e.example, e.heads, std::max(e.occurrences, e.heads)};
+            std::string name = w;
+            std::uint64_t best = 0;
+            for (const auto& [sp, n] : e.spellings)  // most frequent, ties: alphabetical
+                if (n > best || (n == best && sp < name)) best = n, name = sp;
+            HeadCandidate c{w, std::move(name), e.example, e.heads, std::max(e.occurrences, e.heads)};
             if (c.head_share() >= min_head_share) out.push_back(std::move(c));
         }
         std::sort(out.begin(), out.end(), [](const HeadCandidate& a, const HeadCandidate& b) {
@@ -263,9 +278,11 @@ public:
     void clear() { stats_.clear(); }
 
 private:
+    static constexpr std::size_t max_spellings = 8;  ///< distinct spellings kept per word
     struct Entry {
         std::uint64_t heads = 0, occurrences = 0;
         std::string example;
+        std::vector<std::pair<std::string, std::uint64_t>> spellings;
     };
     Entry& entry(std::string_view w) {
         auto it = stats_.find(w);
@@ -309,9 +326,10 @@ struct SelfTrainedExtractor {
 
 /// Self-training from a seed dictionary over unlabelled titles (a range of things convertible
 /// to std::string_view, iterated several times). Each round: compile the dictionary, train a
-/// fresh CRF on its silver labels, run the pipeline over every title, count head words of the
-/// chosen head mentions that link to nothing (HeadDiscovery), and add the candidates as new
-/// entities (name = normalised head word, one form each). Stops early when a round adds nothing.
+/// fresh CRF on its head silver labels, run the pipeline over every title, count the words of
+/// the titles' heads (rightmost_head) that link to nothing (HeadDiscovery), and add the
+/// candidates as new entities, named by their most frequent spelling (forms: the normalised word
+/// and that spelling). Stops early when a round adds nothing.
 template <class Titles>
 SelfTrainedExtractor self_train(Vocabulary<EntityId> seed_entities, std::vector<std::pair<std::string, EntityId>> seed_forms,
                                 const Titles& titles, SelfTrainingOptions options, ProgressCallback progress = {}) {
@@ -358,12 +376,17 @@ SelfTrainedExtractor self_train(Vocabulary<EntityId> seed_entities, std::vector<
             normalizer.normalize(text, norm);
             disc.add_text(norm, heads);
             const HeadChoice h = rightmost_head(ms, norm, heads, linker.get());
-            if (h.token != HeadFinder::npos && !h.entity.valid()) disc.add_head(norm.token_text(h.token), text);
+            if (h.token != HeadFinder::npos && !h.entity.valid()) {
+                const Token& tk = norm.tokens()[h.token];
+                disc.add_head(norm.token_text(h.token), text, text.substr(tk.src_begin, tk.src_end - tk.src_begin));
+            }
         }
         std::size_t added = 0;
         for (auto& c : disc.candidates(options.min_count, options.min_head_share)) {
-            if (s.entities.contains(c.word)) continue;
-            s.forms.emplace_back(c.word, s.entities.add(c.word));
+            if (s.entities.contains(c.name) || linker->link_normalized(c.word)) continue;
+            const EntityId id = s.entities.add(c.name);
+            s.forms.emplace_back(c.word, id);
+            if (c.name != c.word) s.forms.emplace_back(c.name, id);
             s.discovered.push_back(std::move(c));
             ++added;
         }
