@@ -168,6 +168,17 @@ TEST_CASE("rightmost_head: never skips an unknown head for a known modifier") {
     CHECK(choose_head(ms, n, h, &linker).entity == EntityId(3));  // assignment does resolve to it
     const std::vector<Mention> units{mention(t, "12 oz")};
     CHECK(rightmost_head(units, n, h, &linker).mention == HeadFinder::npos);
+    // a span that inherited a contained modifier's entity still has an unknown head
+    const std::vector<Mention> inherited{mention(t, "Gentle Shampoo", EntityId(3))};
+    CHECK_FALSE(rightmost_head(inherited, n, h, &linker).entity.valid());
+    // a multi-word form links as a whole: its head word alone is no discovery candidate
+    linker.add("peanut butter", EntityId(4));
+    const std::string pb = "Acme Creamy Peanut Butter, 16 oz";
+    const auto npb = norm_of(pb);
+    const std::vector<Mention> forms{mention(pb, "Creamy Peanut Butter")};
+    const HeadChoice c2 = rightmost_head(forms, npb, h, &linker);
+    CHECK(c2.entity == EntityId(4));
+    CHECK(npb.token_text(c2.token) == "butter");
 }
 
 TEST_CASE("head discovery: counts, head share and ordering") {

@@ -167,10 +167,12 @@ inline HeadChoice choose_head(std::span<const Mention> mentions, const Normalize
     return {};
 }
 
-/// The head of a title as written: the last content token of the rightmost mention that starts
-/// inside core(x) (else of the rightmost mention), with the entity that token links to (invalid
-/// when it links to nothing: a discovery candidate). Unlike choose_head it never skips an
-/// unknown head for a known modifier further left. O(mentions + tokens).
+/// The head of a title as written: the last content token h of the rightmost mention that starts
+/// inside core(x) (else of the rightmost mention), with the entity of the longest token suffix
+/// of the mention ending at h that links ("peanut butter" as a whole; invalid when none does: a
+/// discovery candidate). The mention's own entity is not used: a span that inherited the entity
+/// of a modifier it contains ("Gentle Shampoo" → gentle) still has an unknown head. Unlike
+/// choose_head it never skips an unknown head for a known modifier. O(mentions + tokens²).
 inline HeadChoice rightmost_head(std::span<const Mention> mentions, const NormalizedText& norm, const HeadFinder& heads,
                                  const EntityLinker* linker) {
     const std::size_t core = heads.core_end(norm);
@@ -183,8 +185,7 @@ inline HeadChoice rightmost_head(std::span<const Mention> mentions, const Normal
             const std::size_t h = heads.head(norm, a, pass == 0 ? std::min(b, core) : b);
             if (h == HeadFinder::npos) continue;
             HeadChoice c{i, h, EntityId{}};
-            if (linker)
-                if (auto e = linker->link_normalized(norm.token_text(h))) c.entity = *e;
+            if (linker) c.entity = linker->link_tokens(norm, a, h + 1, true).entity;  // longest suffix ending at h
             return c;
         }
     return {};
