@@ -85,6 +85,7 @@ struct Product {
 struct Scores {
     double coverage = 0, purity = 0;
     std::size_t entities_used = 0;
+    double purity_large = 0;  ///< the same over entities gathering >= 10 products (small ones are pure by construction)
 };
 
 Scores score(const std::vector<Product>& products, const std::vector<std::vector<EntityId>>& found) {
@@ -94,15 +95,17 @@ Scores score(const std::vector<Product>& products, const std::vector<std::vector
         covered += !found[p].empty();
         for (EntityId e : found[p]) ++by_entity[e.value()][products[p].aisle];
     }
-    std::uint64_t total = 0, majority = 0;
+    std::uint64_t total = 0, majority = 0, total_large = 0, majority_large = 0;
     for (const auto& [e, aisles] : by_entity) {
         std::uint64_t n = 0, best = 0;
         for (const auto& [a, c] : aisles) n += c, best = std::max(best, c);
         total += n;
         majority += best;
+        if (n >= 10) total_large += n, majority_large += best;
     }
-    return Scores{static_cast<double>(covered) / static_cast<double>(products.size()),
-                  total ? static_cast<double>(majority) / static_cast<double>(total) : 0.0, by_entity.size()};
+    auto share = [](std::uint64_t a, std::uint64_t b) { return b ? static_cast<double>(a) / static_cast<double>(b) : 0.0; };
+    return Scores{share(covered, products.size()), share(majority, total), by_entity.size(),
+                  share(majority_large, total_large)};
 }
 
 /// Distinct valid entities of a title's mentions.
@@ -241,13 +244,14 @@ int main(int argc, char** argv) try {
     }
     fmt::print("Instacart catalogue: {} titles, {} aisles (aisles used for scoring only)\n\n", products.size(),
                aisle_names.size() - 1);
-    fmt::print("  {:<50} {:>9} {:>7} {:>9}\n", "", "coverage", "purity", "entities");
+    fmt::print("  {:<50} {:>9} {:>7} {:>9} {:>9}\n", "", "coverage", "purity", "entities", "purity*");
     auto row = [](std::string_view what, const Scores& s, std::size_t n) {
-        fmt::print("  {:<50} {:>8.1f}% {:>7.3f} {:>9}\n", what, 100 * s.coverage, s.purity, n);
+        fmt::print("  {:<50} {:>8.1f}% {:>7.3f} {:>9} {:>9.3f}\n", what, 100 * s.coverage, s.purity, n, s.purity_large);
     };
     row("seed dictionary, every mention", seed_all, seed_entities);
     row("seed dictionary, head mention", seed, seed_entities);
     row("dictionary + CRF + discovered, head mention", final_scores, model.entities.size());
+    fmt::print("  (purity*: over the entities that gather at least 10 products)\n");
     fmt::print("\n  entities: {} seed + {} discovered (head words heading >= {} titles, head share >= {})\n",
                seed_entities, discovered, opt.min_count, opt.min_head_share);
     for (std::size_t r = 0; r < model.rounds.size(); ++r)
