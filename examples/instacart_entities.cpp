@@ -15,6 +15,7 @@
 //   instacart_entities --data DIR [--min-count N] [--min-head-share S] [--rounds R]
 //                      [--word-dropout P] [--json]
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -154,17 +155,21 @@ int main(int argc, char** argv) try {
         "other", "packaged", "fresh", "prepared", "specialty", "more", "missing", "bulk", "frozen", "canned",
         "jarred", "refrigerated", "counter", "care", "need", "good", "food", "supply", "product", "instant",
         "dried", "hot", "soft", "first", "mix", "meal", "accessory", "kosher", "asian", "indian", "latino", "ice"};
-    Vocabulary<EntityId> entities;
+    Vocabulary<EntityId> entities;  // named by the first spelling ("cookies"), matched folded ("cooki")
     std::vector<std::pair<std::string, EntityId>> forms;
-    for (std::size_t a = 1; a < aisle_names.size(); ++a) {
-        const std::string norm = normalizer.normalize(aisle_names[a]);
-        std::size_t start = 0;
-        for (std::size_t i = 0; i <= norm.size(); ++i) {
-            if (i < norm.size() && norm[i] != ' ') continue;
-            const std::string word = norm.substr(start, i - start);
-            start = i + 1;
-            if (word.size() < 3 || generic.count(word)) continue;
-            if (!entities.contains(word)) forms.emplace_back(word, entities.add(word));
+    {
+        std::set<std::string, std::less<>> seen;
+        NormalizedText words;
+        for (std::size_t a = 1; a < aisle_names.size(); ++a) {
+            normalizer.normalize(aisle_names[a], words);
+            for (std::size_t t = 0; t < words.tokens().size(); ++t) {
+                const std::string_view folded = words.token_text(t);
+                if (folded.size() < 3 || generic.count(folded) || !seen.emplace(folded).second) continue;
+                const Token& tk = words.tokens()[t];
+                std::string spelling = aisle_names[a].substr(tk.src_begin, tk.src_end - tk.src_begin);
+                for (char& c : spelling) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+                forms.emplace_back(spelling, entities.add(spelling));
+            }
         }
     }
     const std::size_t seed_entities = entities.size();
