@@ -288,7 +288,15 @@ TEST_CASE("self-training: one round still returns parts that know the discovered
     for (const char* w : {"chips", "salsa"}) forms.emplace_back(w, seed.add(w));
     auto o = small_options();
     o.rounds = 1;
-    const auto model = self_train(seed, forms, cat.titles, o);
+    std::vector<std::string> stages;
+    std::uint64_t discovery_done = 0, discovery_total = 0;
+    const auto model = self_train(seed, forms, cat.titles, o, [&](const Progress& p) {
+        if (stages.empty() || stages.back() != p.stage) stages.emplace_back(p.stage);
+        if (p.stage == "discovering head words") discovery_done = p.done, discovery_total = p.total;
+    });
+    CHECK(stages == std::vector<std::string>{"training CRF", "discovering head words"});
+    CHECK(discovery_total == cat.titles.size());
+    CHECK(discovery_done == cat.titles.size());
     REQUIRE(model.rounds.size() == 1);
     REQUIRE_FALSE(model.discovered.empty());
     const auto id = model.entities.find(model.discovered[0].name);

@@ -17,14 +17,16 @@
 // round r trains the CRF on the silver labels of the seed + discovered dictionary of round r−1
 // (only titles whose head that dictionary knows: labelling an unknown head O would teach the
 // tagger to skip new concepts), discovers heads with it, and extends the dictionary.
-// Costs: head/entity per title O(tokens + mentions); discovery O(1) per token (hash);
-// a round O(CRF training + one pass of the pipeline over the titles).
+// Costs: head/entity per title O(tokens + mentions), no allocation; discovery O(1) per token
+// (hash); a round O(CRF training + one pass of the pipeline over the titles). HeadFinder and the
+// head functions are const and thread-safe; HeadDiscovery is not (one per thread, or lock).
 #pragma once
 
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <limits>
+#include <ranges>
 #include <memory>
 #include <span>
 #include <string>
@@ -370,7 +372,11 @@ SelfTrainedExtractor self_train(Vocabulary<EntityId> seed_entities, std::vector<
         }
         EntityPipeline pipe = s.pipeline();
         HeadDiscovery disc;
+        std::uint64_t total = 0, done = 0;
+        if constexpr (std::ranges::sized_range<const Titles>) total = static_cast<std::uint64_t>(std::ranges::size(titles));
+        ProgressThrottle throttle(progress, "discovering head words", total);
         for (const auto& t : titles) {
+            throttle.update(++done);
             const std::string_view text(t);
             ms.clear();
             pipe.extract(text, ms);
@@ -382,6 +388,7 @@ SelfTrainedExtractor self_train(Vocabulary<EntityId> seed_entities, std::vector<
                 disc.add_head(norm.token_text(h.token), text, text.substr(tk.src_begin, tk.src_end - tk.src_begin));
             }
         }
+        throttle.finish(done);
         std::size_t added = 0;
         for (auto& c : disc.candidates(options.min_count, options.min_head_share)) {
             if (s.entities.contains(c.name) || linker->link_normalized(c.word)) continue;
