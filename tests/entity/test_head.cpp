@@ -334,3 +334,21 @@ TEST_CASE("self-training: bad input") {
     CHECK(none.discovered.empty());
     CHECK(none.entities.size() == 1);
 }
+
+TEST_CASE("head choice: mentions outside the text or inverted are ignored, never read out of range") {
+    const HeadFinder h({}, folding);
+    EntityLinker linker(folding);
+    linker.add("salsa", EntityId(0));
+    const std::string t = "Acme Salsa";
+    const auto n = norm_of(t);
+    const std::vector<Mention> hostile{Mention{EntityId{}, 500, 900, 1.0f, MentionSource::external},
+                                       Mention{EntityId{}, 9, 2, 1.0f, MentionSource::external}};
+    CHECK(choose_head(hostile, n, h, &linker).mention == HeadFinder::npos);
+    CHECK(rightmost_head(hostile, n, h, &linker).mention == HeadFinder::npos);
+    CHECK(choose_head(hostile, n, h, nullptr).mention == HeadFinder::npos);
+    const auto bad = norm_of("\xff\xfe\xfd Salsa \xc3");
+    const std::vector<Mention> all{Mention{EntityId{}, 0, 12, 1.0f, MentionSource::crf}};
+    const HeadChoice c = choose_head(all, bad, h, &linker);
+    CHECK(c.entity == EntityId(0));
+    CHECK(bad.token_text(c.token) == "salsa");
+}
