@@ -27,6 +27,8 @@
 #include <kerec/llm/judgment_store.hpp>
 #include <kerec/llm/replay_judge.hpp>
 
+#include "cli.hpp"
+
 using namespace kerec;
 
 namespace {
@@ -46,23 +48,14 @@ struct Options {
 
 Options parse(int argc, char** argv) {
     Options o;
-    for (int i = 1; i < argc; ++i) {
-        const std::string a = argv[i];
-        auto value = [&]() -> std::string {
-            if (i + 1 >= argc) throw InvalidArgument(fmt::format("{} needs a value", a));
-            return argv[++i];
-        };
-        if (a == "--data") o.data = value();
-        else if (a == "--store") o.store = value();
-        else if (a == "--seed") o.seed = std::stoull(value());
-        else if (a == "--json") o.json = true;
-        else if (a == "--help" || a == "-h") {
-            std::puts("usage: groceries_graph --data DIR [--store DIR] [--seed N] [--json]\n"
+    examples::Args args(argc, argv, "usage: groceries_graph --data DIR [--store DIR] [--seed N] [--json]\n"
                       "  DIR holds items.txt, llm_judgments.tsv and baskets.csv (the Groceries data)");
-            std::exit(0);
-        } else {
-            throw InvalidArgument(fmt::format("unknown option '{}' (try --help)", a));
-        }
+    for (std::string a; args.next(a);) {
+        if (a == "--data") o.data = args.value();
+        else if (a == "--store") o.store = args.value();
+        else if (a == "--seed") o.seed = args.number();
+        else if (a == "--json") o.json = true;
+        else args.unknown();
     }
     if (o.data.empty()) throw InvalidArgument("--data DIR is required (the folder with items.txt, llm_judgments.tsv, baskets.csv)");
     if (o.store.empty()) o.store = std::filesystem::temp_directory_path() / "kerec-groceries-store";

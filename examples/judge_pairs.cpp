@@ -33,6 +33,8 @@
 #include <kerec/llm/openai_judge.hpp>
 #endif
 
+#include "cli.hpp"
+
 using namespace kerec;
 
 namespace {
@@ -49,28 +51,19 @@ struct Options {
 
 Options parse(int argc, char** argv) {
     Options o;
-    for (int i = 1; i < argc; ++i) {
-        const std::string a = argv[i];
-        auto value = [&]() -> std::string {
-            if (i + 1 >= argc) throw InvalidArgument(fmt::format("{} needs a value", a));
-            return argv[++i];
-        };
-        if (a == "--judge") o.judge = value();
-        else if (a == "--size") o.size = value();
-        else if (a == "--budget") o.budget = std::stoull(value());
-        else if (a == "--store") o.store = value();
-        else if (a == "--items") o.items = value();
-        else if (a == "--baskets") o.baskets = value();
-        else if (a == "--replay") o.replay = value();
-        else if (a == "--seed") o.seed = std::stoull(value());
-        else if (a == "--json") o.json = true;
-        else if (a == "--help" || a == "-h") {
-            std::puts("usage: judge_pairs [--judge sim|replay|http] [--size tiny|small|medium|large] [--budget N]\n"
+    examples::Args args(argc, argv, "usage: judge_pairs [--judge sim|replay|http] [--size tiny|small|medium|large] [--budget N]\n"
                       "                   [--store FILE] [--items FILE --baskets FILE --replay FILE] [--seed N] [--json]");
-            std::exit(0);
-        } else {
-            throw InvalidArgument(fmt::format("unknown option '{}' (try --help)", a));
-        }
+    for (std::string a; args.next(a);) {
+        if (a == "--judge") o.judge = args.value();
+        else if (a == "--size") o.size = args.value();
+        else if (a == "--budget") o.budget = args.number();
+        else if (a == "--store") o.store = args.value();
+        else if (a == "--items") o.items = args.value();
+        else if (a == "--baskets") o.baskets = args.value();
+        else if (a == "--replay") o.replay = args.value();
+        else if (a == "--seed") o.seed = args.number();
+        else if (a == "--json") o.json = true;
+        else args.unknown();
     }
     if (o.judge.empty()) o.judge = std::getenv("KEREC_LLM_URL") ? "http" : "sim";
     if (o.judge != "sim" && o.judge != "replay" && o.judge != "http")

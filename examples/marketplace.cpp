@@ -33,6 +33,8 @@
 #include <kerec/llm/openai_judge.hpp>
 #endif
 
+#include "cli.hpp"
+
 using namespace kerec;
 
 namespace {
@@ -49,26 +51,17 @@ struct Options {
 
 Options parse(int argc, char** argv) {
     Options o;
-    for (int i = 1; i < argc; ++i) {
-        const std::string a = argv[i];
-        auto value = [&]() -> std::string {
-            if (i + 1 >= argc) throw InvalidArgument(fmt::format("{} needs a value", a));
-            return argv[++i];
-        };
-        if (a == "--size") o.size = value();
-        else if (a == "--seed") o.seed = std::stoull(value());
-        else if (a == "--budget") o.budget = std::stod(value());
-        else if (a == "--store") o.store = value();
-        else if (a == "--judge") o.judge = value();
-        else if (a == "--latency-us") o.latency_us = std::stoi(value());
-        else if (a == "--json") o.json = true;
-        else if (a == "--help" || a == "-h") {
-            std::puts("usage: marketplace [--size tiny|small|medium|large] [--seed N] [--budget PAIRS|SHARE]\n"
+    examples::Args args(argc, argv, "usage: marketplace [--size tiny|small|medium|large] [--seed N] [--budget PAIRS|SHARE]\n"
                       "                   [--store DIR] [--judge sim|http] [--latency-us US] [--json]");
-            std::exit(0);
-        } else {
-            throw InvalidArgument(fmt::format("unknown option '{}' (try --help)", a));
-        }
+    for (std::string a; args.next(a);) {
+        if (a == "--size") o.size = args.value();
+        else if (a == "--seed") o.seed = args.number();
+        else if (a == "--budget") o.budget = args.real();
+        else if (a == "--store") o.store = args.value();
+        else if (a == "--judge") o.judge = args.value();
+        else if (a == "--latency-us") o.latency_us = static_cast<int>(args.number());
+        else if (a == "--json") o.json = true;
+        else args.unknown();
     }
     if (!(o.budget > 0)) throw InvalidArgument(fmt::format("--budget {} (expected > 0)", o.budget));
     if (o.judge != "sim" && o.judge != "http") throw InvalidArgument(fmt::format("--judge {} (expected sim or http)", o.judge));
