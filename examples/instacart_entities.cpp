@@ -37,6 +37,8 @@
 #include <kerec/entity/head.hpp>
 #include <kerec/entity/linker.hpp>
 
+#include "cli.hpp"
+
 using namespace kerec;
 
 namespace {
@@ -52,26 +54,18 @@ struct Options {
 
 Options parse(int argc, char** argv) {
     Options o;
-    for (int i = 1; i < argc; ++i) {
-        const std::string a = argv[i];
-        auto value = [&]() -> std::string {
-            if (i + 1 >= argc) throw InvalidArgument(fmt::format("{} needs a value", a));
-            return argv[++i];
-        };
-        if (a == "--data") o.data = value();
-        else if (a == "--min-count") o.min_count = std::stoull(value());
-        else if (a == "--min-head-share") o.min_head_share = std::stod(value());
-        else if (a == "--word-dropout") o.word_dropout = std::stod(value());
-        else if (a == "--rounds") o.rounds = std::stoi(value());
+    examples::Args args(argc, argv,
+                        "usage: instacart_entities --data DIR [--min-count N] [--min-head-share S] [--rounds R]\n"
+                        "                          [--word-dropout P] [--json]\n"
+                        "  DIR holds products.csv and aisles.csv (the Instacart catalogue)");
+    for (std::string a; args.next(a);) {
+        if (a == "--data") o.data = args.value();
+        else if (a == "--min-count") o.min_count = args.number();
+        else if (a == "--min-head-share") o.min_head_share = args.real();
+        else if (a == "--word-dropout") o.word_dropout = args.real();
+        else if (a == "--rounds") o.rounds = static_cast<int>(args.number());
         else if (a == "--json") o.json = true;
-        else if (a == "--help" || a == "-h") {
-            std::puts("usage: instacart_entities --data DIR [--min-count N] [--min-head-share S] [--rounds R]\n"
-                      "                          [--word-dropout P] [--json]\n"
-                      "  DIR holds products.csv and aisles.csv (the Instacart catalogue)");
-            std::exit(0);
-        } else {
-            throw InvalidArgument(fmt::format("unknown option '{}' (try --help)", a));
-        }
+        else args.unknown();
     }
     if (o.data.empty()) throw InvalidArgument("--data DIR is required (the folder with products.csv and aisles.csv)");
     return o;
