@@ -26,8 +26,8 @@
 #include <chrono>
 #include <cstdint>
 #include <limits>
-#include <ranges>
 #include <memory>
+#include <ranges>
 #include <span>
 #include <string>
 #include <string_view>
@@ -301,7 +301,8 @@ struct SelfTrainingOptions {
     SilverOptions silver{};
     PipelineOptions pipeline{};      ///< used for discovery and by pipeline(); at_least_one is advised
     HeadOptions heads{};
-    int rounds = 2;                  ///< self-training rounds (≥ 1)
+    int rounds = 2;                  ///< CRF trainings (≥ 1); every round but the last discovers
+                                     ///< (rounds = 1: train, discover once, no retraining)
     std::uint64_t min_count = 5;     ///< a head word must head this many titles ...
     double min_head_share = 0.1;     ///< ... and be the head in this share of its occurrences
 };
