@@ -19,6 +19,7 @@
 #include "kerec/entity/crf_tagger.hpp"
 #include "kerec/entity/dictionary.hpp"
 #include "kerec/entity/evaluate.hpp"
+#include "kerec/entity/head.hpp"
 #include "kerec/entity/linker.hpp"
 #include "kerec/entity/mention.hpp"
 #include "kerec/entity/normalizer.hpp"
