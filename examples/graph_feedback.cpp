@@ -20,43 +20,10 @@
 #include <kerec/graph/feedback.hpp>
 #include <kerec/graph/io.hpp>
 #include <kerec/graph/store.hpp>
+#include <kerec/sim/score.hpp>
 #include <kerec/sim/world.hpp>
 
 using namespace kerec;
-
-namespace {
-
-std::vector<Judgment> simulated_llm(const sim::World& w, std::uint64_t seed) {
-    Rng rng(seed);
-    std::vector<Judgment> js;
-    for (const auto& e : w.complement_edges()) {
-        if (rng.bernoulli(0.1)) continue;  // missed
-        const double c = std::clamp(0.78 + 0.1 * rng.normal() + 0.1 * (e.strength - 0.5), 0.5, 0.99);
-        js.push_back(Judgment{e.from, e.to, Label::yes, static_cast<float>(c), "", "simulated", "v1", 0});
-    }
-    const std::size_t false_positives = js.size() / 5;
-    const auto n = w.entity_info().size();
-    for (std::size_t k = 0; k < false_positives; ++k) {
-        const EntityId a(static_cast<std::uint32_t>(rng.uniform_int(n))), b(static_cast<std::uint32_t>(rng.uniform_int(n)));
-        if (a != b && w.strength(a, b) == 0)
-            js.push_back(Judgment{a, b, Label::yes, static_cast<float>(rng.uniform(0.5, 0.95)), "", "simulated", "v1", 0});
-    }
-    return js;
-}
-
-double spearman_vs_truth(const FeedbackGraph& g, const sim::World& w) {
-    std::vector<double> x, y;
-    for (std::uint32_t a = 0; a < g.node_count(); ++a) {
-        const auto row = g.neighbors(EntityId(a));
-        for (std::size_t j = 0; j < row.size(); ++j) {
-            x.push_back(row.weights[j]);
-            y.push_back(w.strength(EntityId(a), row.targets[j]));
-        }
-    }
-    return spearman(x, y);
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
     std::string preset = "small";
@@ -79,7 +46,7 @@ int main(int argc, char** argv) {
         auto cfg = sim::Config::preset(preset, 42);
         if (events) cfg.events = events;
         const auto world = sim::World::generate(cfg, bar.callback());
-        const auto judgments = simulated_llm(world, 3);
+        const auto judgments = sim::noisy_judgments(world, 3, {.miss_share = 0.1, .false_positive_share = 0.2, .model = "simulated"});
 
         GraphBuildOptions build;
         build.progress = bar.callback();
@@ -89,7 +56,7 @@ int main(int argc, char** argv) {
         std::printf("graph from %zu judgments: %llu edges, %.1f bytes/edge\n", judgments.size(),
                     static_cast<unsigned long long>(graph.edge_count()),
                     static_cast<double>(graph.memory_bytes()) / static_cast<double>(std::max<std::uint64_t>(1, graph.edge_count())));
-        const double llm_only = spearman_vs_truth(graph, world);
+        const double llm_only = sim::graph_strength_spearman(world, graph);
         std::printf("spearman(weight, hidden strength), LLM confidence only: %.3f\n\n", llm_only);
 
         GraphStore<FeedbackGraph> store(graph);
@@ -108,12 +75,12 @@ int main(int argc, char** argv) {
             while (end < log.size() && log[end].time < day * 86400) ++end;
             const auto [version, stats] = learner.learn_and_publish(store, log.subspan(begin, end - begin), items);
             std::printf("%4lld %10zu %12llu %10.3f %9llu\n", static_cast<long long>(day), end,
-                        static_cast<unsigned long long>(stats.attributed_exposures), spearman_vs_truth(*store.current(), world),
+                        static_cast<unsigned long long>(stats.attributed_exposures), sim::graph_strength_spearman(world, *store.current()),
                         static_cast<unsigned long long>(version));
             begin = end;
         }
         const auto final_graph = store.current();
-        std::printf("\nlearned: %.3f vs LLM-only %.3f\n", spearman_vs_truth(*final_graph, world), llm_only);
+        std::printf("\nlearned: %.3f vs LLM-only %.3f\n", sim::graph_strength_spearman(world, *final_graph), llm_only);
 
         if (!out_dir.empty()) {
             std::filesystem::create_directories(out_dir);

@@ -22,6 +22,7 @@
 #include <kerec/eval/stats.hpp>
 #include <kerec/graph/builder.hpp>
 #include <kerec/graph/feedback.hpp>
+#include <kerec/sim/score.hpp>
 #include <kerec/sim/world.hpp>
 
 #include "figures.hpp"
@@ -171,42 +172,6 @@ TEST_CASE("graph: kerec CSR vs Boost compressed_sparse_row_graph") {
     bench::emit("graph.peak_rss_mb", bench::peak_rss_mb(), "MiB");
 }
 
-namespace {
-
-// LLM stand-in: yes for true complements with a confidence that barely tracks strength (the
-// paper's point: an LLM knows *whether*, not *how much*), plus false positives.
-std::vector<Judgment> noisy_llm(const sim::World& w, std::uint64_t seed) {
-    Rng rng(seed);
-    std::vector<Judgment> js;
-    for (const auto& e : w.complement_edges()) {
-        if (rng.bernoulli(0.1)) continue;  // missed by the LLM
-        const double c = std::clamp(0.78 + 0.1 * rng.normal() + 0.1 * (e.strength - 0.5), 0.5, 0.99);
-        js.push_back(Judgment{e.from, e.to, Label::yes, static_cast<float>(c), "", "noisy", "v1", 0});
-    }
-    const std::size_t fps = js.size() / 5;
-    const auto n = w.entity_info().size();
-    for (std::size_t k = 0; k < fps; ++k) {
-        const EntityId a(static_cast<std::uint32_t>(rng.uniform_int(n))), b(static_cast<std::uint32_t>(rng.uniform_int(n)));
-        if (a == b || w.strength(a, b) > 0) continue;
-        js.push_back(Judgment{a, b, Label::yes, static_cast<float>(rng.uniform(0.5, 0.95)), "", "noisy", "v1", 0});
-    }
-    return js;
-}
-
-double spearman_vs_truth(const FeedbackGraph& g, const sim::World& w) {
-    std::vector<double> x, y;
-    for (std::uint32_t a = 0; a < g.node_count(); ++a) {
-        const auto row = g.neighbors(EntityId(a));
-        for (std::size_t j = 0; j < row.size(); ++j) {
-            x.push_back(row.weights[j]);
-            y.push_back(w.strength(EntityId(a), row.targets[j]));
-        }
-    }
-    return spearman(x, y);
-}
-
-}  // namespace
-
 TEST_CASE("graph: feedback-learned weights vs hidden strengths") {
     const std::size_t max_events = env_size("KEREC_BENCH_GRAPH_EVENTS", 3e6);
     auto cfg = sim::Config::preset("small", 42);
@@ -216,9 +181,9 @@ TEST_CASE("graph: feedback-learned weights vs hidden strengths") {
     std::fprintf(stderr, "sim world: %zu entities, %zu true edges, %zu events (%.1f s)\n", world.entity_info().size(),
                  world.complement_edges().size(), world.events().size(),
                  std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-    const auto js = noisy_llm(world, 3);
+    const auto js = sim::noisy_judgments(world, 3, {.miss_share = 0.1, .false_positive_share = 0.2, .model = "noisy"});
     const auto g0 = build_graph<EdgeFeedback>(std::span<const Judgment>(js));
-    const double llm_only = spearman_vs_truth(g0, world);
+    const double llm_only = sim::graph_strength_spearman(world, g0);
     const auto items = item_entity_map(world.items());
     FeedbackOptions o;
     o.estimate_position_bias = true;
@@ -228,7 +193,7 @@ TEST_CASE("graph: feedback-learned weights vs hidden strengths") {
     for (std::size_t ev = 10000; ; ev *= 3) {
         const std::size_t k = std::min(ev, world.events().size());
         const auto r = FeedbackLearner(o).learn(g0, world.events().first(k), items);
-        last = spearman_vs_truth(r.graph, world);
+        last = sim::graph_strength_spearman(world, r.graph);
         last_events = k;
         std::fprintf(stderr, "%12zu %14llu %10.4f %10.4f\n", k, static_cast<unsigned long long>(r.stats.attributed_exposures),
                      last, llm_only);

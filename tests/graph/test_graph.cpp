@@ -273,6 +273,7 @@ TEST_CASE("graph: incremental merge equals a rebuild and copies untouched rows")
 
 #include <kerec/eval/stats.hpp>
 #include <kerec/graph/feedback.hpp>
+#include <kerec/sim/score.hpp>
 #include <kerec/sim/world.hpp>
 
 namespace {
@@ -283,36 +284,6 @@ Event ev(std::uint32_t user, std::uint32_t item, std::int64_t t, EventKind k, st
     return Event{UserId(user), ItemId(item), t, k, pos, trigger};
 }
 
-// LLM stand-in: says yes to true complements with a confidence that barely tracks strength, and
-// to some random non-complements with similar confidence (false positives).
-std::vector<Judgment> noisy_llm(const sim::World& w, std::uint64_t seed, double fp_share = 0.2) {
-    Rng rng(seed);
-    std::vector<Judgment> js;
-    for (const auto& e : w.complement_edges()) {
-        const double c = std::clamp(0.78 + 0.1 * rng.normal() + 0.1 * (e.strength - 0.5), 0.5, 0.99);
-        js.push_back(Judgment{e.from, e.to, Label::yes, static_cast<float>(c), "", "noisy", "v1", 0});
-    }
-    const std::size_t fps = static_cast<std::size_t>(fp_share * static_cast<double>(js.size()));
-    const auto n = w.entity_info().size();
-    for (std::size_t k = 0; k < fps; ++k) {
-        const EntityId a(static_cast<std::uint32_t>(rng.uniform_int(n))), b(static_cast<std::uint32_t>(rng.uniform_int(n)));
-        if (a == b || w.strength(a, b) > 0) continue;
-        js.push_back(Judgment{a, b, Label::yes, static_cast<float>(rng.uniform(0.5, 0.95)), "", "noisy", "v1", 0});
-    }
-    return js;
-}
-
-double spearman_vs_truth(const FeedbackGraph& g, const sim::World& w) {
-    std::vector<double> x, y;
-    for (std::uint32_t a = 0; a < g.node_count(); ++a) {
-        const auto row = g.neighbors(EntityId(a));
-        for (std::size_t j = 0; j < row.size(); ++j) {
-            x.push_back(row.weights[j]);
-            y.push_back(w.strength(EntityId(a), row.targets[j]));
-        }
-    }
-    return spearman(x, y);
-}
 
 }  // namespace
 
@@ -434,15 +405,15 @@ TEST_CASE("feedback: on the simulated world, learned weights track hidden streng
     auto cfg = sim::Config::preset("small", 7);
     cfg.events = 300000;
     const auto world = sim::World::generate(cfg);
-    const auto js = noisy_llm(world, 3);
+    const auto js = sim::noisy_judgments(world, 3);
     const auto g0 = build_graph<EdgeFeedback>(std::span<const Judgment>(js));
-    const double llm_only = spearman_vs_truth(g0, world);
+    const double llm_only = sim::graph_strength_spearman(world, g0);
     const auto items = item_entity_map(world.items());
     FeedbackOptions o;
     o.estimate_position_bias = true;
     o.threads = 2;
     const auto r = FeedbackLearner(o).learn(g0, world.events(), items);
-    const double learned = spearman_vs_truth(r.graph, world);
+    const double learned = sim::graph_strength_spearman(world, r.graph);
     MESSAGE("llm-only spearman " << llm_only << ", learned " << learned << ", attributed exposures "
                                  << r.stats.attributed_exposures << ", kappa " << r.prior_scale);
     CHECK(r.stats.attributed_exposures > 10000);
@@ -454,5 +425,5 @@ TEST_CASE("feedback: on the simulated world, learned weights track hidden streng
     o.threads = 1;
     const auto r1 = FeedbackLearner(o).learn(g0, world.events(), items);
     CHECK(r1.stats.attributed_clicks == r.stats.attributed_clicks);
-    CHECK(std::abs(spearman_vs_truth(r1.graph, world) - learned) < 1e-3);
+    CHECK(std::abs(sim::graph_strength_spearman(world, r1.graph) - learned) < 1e-3);
 }

@@ -3,17 +3,23 @@
 // traffic_coverage: the share of purchase traffic carried by hidden complementary edges whose pair
 // was generated (sum of TrueEdge::traffic over covered edges). edge_precision_recall: a predicted
 // directed edge set vs the hidden one. strength_spearman: Spearman between predicted weights and the
-// hidden strengths over the predicted edges that are true. All O((|pairs| + |edges|) log) or better.
+// hidden strengths over the predicted edges that are true; graph_strength_spearman the same over
+// every edge of a graph (false ones have strength 0). noisy_judgments is an LLM stand-in that knows
+// *whether* but hardly *how much*. All O((|pairs| + |edges|) log) or better.
 #pragma once
 
 #include <algorithm>
+#include <cstdint>
+#include <string>
 #include <span>
 #include <unordered_set>
 #include <vector>
 
 #include <fmt/format.h>
 
+#include "kerec/core/random.hpp"
 #include "kerec/eval/stats.hpp"
+#include "kerec/llm/judgment.hpp"
 #include "kerec/pairs/entity_pair.hpp"
 #include "kerec/sim/world.hpp"
 
@@ -67,6 +73,48 @@ inline double strength_spearman(const World& world, std::span<const EntityPair> 
         }
     }
     return w.size() < 2 ? 0.0 : spearman(w, s);
+}
+
+/// Spearman correlation between the weights of every edge of `graph` (anything with node_count()
+/// and neighbors(EntityId) rows of targets/weights) and the hidden strengths, 0 for false edges.
+template <class Graph>
+double graph_strength_spearman(const World& world, const Graph& graph) {
+    std::vector<double> w, s;
+    for (std::uint32_t a = 0; a < graph.node_count(); ++a) {
+        const auto row = graph.neighbors(EntityId(a));
+        for (std::size_t j = 0; j < row.size(); ++j) {
+            w.push_back(row.weights[j]);
+            s.push_back(world.strength(EntityId(a), row.targets[j]));
+        }
+    }
+    return spearman(w, s);
+}
+
+struct NoisyJudgmentOptions {
+    double miss_share = 0.0;             ///< true complements the stand-in misses
+    double false_positive_share = 0.2;   ///< random non-complements said yes, as a share of the yes answers
+    std::string model = "noisy";
+};
+
+/// An LLM stand-in for graph experiments: "yes" for the true complements (minus misses) with a
+/// confidence that barely tracks strength, c = clamp(0.78 + 0.1 N(0,1) + 0.1 (s - 0.5), 0.5, 0.99),
+/// plus false positives with confidence U[0.5, 0.95). Deterministic for a seed.
+inline std::vector<Judgment> noisy_judgments(const World& world, std::uint64_t seed, const NoisyJudgmentOptions& options = {}) {
+    Rng rng(seed);
+    std::vector<Judgment> js;
+    for (const auto& e : world.complement_edges()) {
+        if (options.miss_share > 0.0 && rng.bernoulli(options.miss_share)) continue;
+        const double c = std::clamp(0.78 + 0.1 * rng.normal() + 0.1 * (e.strength - 0.5), 0.5, 0.99);
+        js.push_back(Judgment{e.from, e.to, Label::yes, static_cast<float>(c), "", options.model, "v1", 0});
+    }
+    const auto fps = static_cast<std::size_t>(options.false_positive_share * static_cast<double>(js.size()));
+    const auto n = world.entity_info().size();
+    for (std::size_t k = 0; k < fps; ++k) {
+        const EntityId a(static_cast<std::uint32_t>(rng.uniform_int(n))), b(static_cast<std::uint32_t>(rng.uniform_int(n)));
+        if (a == b || world.strength(a, b) > 0) continue;
+        js.push_back(Judgment{a, b, Label::yes, static_cast<float>(rng.uniform(0.5, 0.95)), "", options.model, "v1", 0});
+    }
+    return js;
 }
 
 }  // namespace kerec::sim
