@@ -95,7 +95,8 @@ int main(int argc, char** argv) try {
 
     // 1. Entity extraction: a dictionary from the known surface forms, a CRF trained on its silver
     //    labels for the forms it lacks, linking to unified entities.
-    auto dictionary = std::make_shared<DictionaryExtractor>(DictionaryExtractor::build(world.dictionary()));
+    const auto known_forms = world.dictionary();  // (surface form, entity) pairs a catalogue team maintains
+    auto dictionary = std::make_shared<DictionaryExtractor>(DictionaryExtractor::build(known_forms));
     std::vector<std::string_view> titles;
     for (const auto& item : world.items()) titles.push_back(item.title);
     CrfOptions crf_options;
@@ -103,7 +104,7 @@ int main(int argc, char** argv) try {
     auto tagger = std::make_shared<CrfTagger>(crf_options, dictionary);
     tagger->train(silver_examples(*dictionary, titles), bar.callback());
     auto linker = std::make_shared<EntityLinker>();
-    linker->add_all(world.dictionary());
+    linker->add_all(known_forms);
     EntityPipeline extractor(dictionary, tagger, linker);  // dictionary spans first, then CRF spans
 
     std::vector<EntityId> item_entity(world.items().size());  // the extracted entity of each item

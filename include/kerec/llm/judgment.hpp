@@ -7,8 +7,10 @@
 #pragma once
 
 #include <cstdint>
+#include <ctime>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "kerec/core/id.hpp"
 #include "kerec/pairs/entity_pair.hpp"
@@ -61,5 +63,16 @@ struct Judgment {
         }
     }
 };
+
+/// A judgment of `q` not answered yet: the pair, the provenance and the current time; label unknown.
+inline Judgment unanswered_judgment(const PairQuery& q, std::string model, std::string prompt_version) {
+    Judgment j;
+    j.a = q.a;
+    j.b = q.b;
+    j.model = std::move(model);
+    j.prompt_version = std::move(prompt_version);
+    j.time = static_cast<std::int64_t>(std::time(nullptr));
+    return j;
+}
 
 }  // namespace kerec

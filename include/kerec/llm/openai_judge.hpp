@@ -169,13 +169,7 @@ private:
     }
 
     Judgment base_(const PairQuery& q) const {
-        Judgment j;
-        j.a = q.a;
-        j.b = q.b;
-        j.model = opt_.model;
-        j.prompt_version = prompts_.version();
-        j.time = static_cast<std::int64_t>(std::time(nullptr));
-        return j;
+        return unanswered_judgment(q, opt_.model, prompts_.version());
     }
 
     std::string request_body_(const PairQuery& q, const Task& t) const {

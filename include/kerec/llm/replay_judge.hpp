@@ -141,12 +141,7 @@ public:
         std::vector<Judgment> out;
         out.reserve(queries.size());
         for (const auto& q : queries) {
-            Judgment j;
-            j.a = q.a;
-            j.b = q.b;
-            j.model = opt_.model;
-            j.prompt_version = opt_.prompt_version;
-            j.time = static_cast<std::int64_t>(std::time(nullptr));
+            Judgment j = unanswered_judgment(q, opt_.model, opt_.prompt_version);
             const Entry* e = find_(std::string(detail::trim(q.name_a)), std::string(detail::trim(q.name_b)));
             if (!e) e = find_("#" + std::to_string(q.a.value()), "#" + std::to_string(q.b.value()));
             if (e) {

@@ -126,12 +126,7 @@ public:
 private:
     Judgment judge_one_(const PairQuery& q) {
         const Prompt p = prompts_.build(q);
-        Judgment j;
-        j.a = q.a;
-        j.b = q.b;
-        j.model = opt_.model;
-        j.prompt_version = prompts_.version();
-        j.time = static_cast<std::int64_t>(std::time(nullptr));
+        Judgment j = unanswered_judgment(q, opt_.model, prompts_.version());
         ++stats_.queries;
         for (int attempt = 0; attempt < 2; ++attempt) {
             if (opt_.latency.count() > 0) std::this_thread::sleep_for(opt_.latency);
