@@ -18,6 +18,7 @@
 #include "kerec/core/record_log.hpp"
 #include "kerec/core/user_history.hpp"
 #include "kerec/core/vocabulary.hpp"
+#include "kerec/embed/entity_embeddings.hpp"
 #include "kerec/entity/crf_layer.hpp"
 #include "kerec/entity/crf_tagger.hpp"
 #include "kerec/entity/dictionary.hpp"

@@ -211,3 +211,29 @@ TEST_CASE("recommendation concepts: a caller's types plug in") {
     CHECK(out[1].item == ItemId{2});
     CHECK(to_string(EventKind::view) == "view");
 }
+
+#include <filesystem>
+
+#include <kerec/embed/entity_embeddings.hpp>
+
+#include "../test_util.hpp"
+
+TEST_CASE("entity embeddings: rows, cosine, .npy round trip, NaN and out-of-range rejected") {
+    kerec::test::TempDir dir("emb");
+    EntityEmbeddings<float> e(3, 2);
+    e.row(EntityId{0}) << 1.0f, 0.0f;
+    e.row(EntityId{1}) << 2.0f, 0.0f;
+    e.row(EntityId{2}) << 0.0f, 3.0f;
+    CHECK(e.cosine(EntityId{0}, EntityId{1}) == doctest::Approx(1.0));
+    CHECK(e.cosine(EntityId{0}, EntityId{2}) == doctest::Approx(0.0));
+    CHECK(e.span(EntityId{2})[1] == 3.0f);
+    CHECK_THROWS_AS((void)e.row(EntityId{3}), OutOfRange);
+    e.save(dir / "e.npy");
+    const auto back = EntityEmbeddings<float>::load(dir / "e.npy");
+    CHECK(back.matrix() == e.matrix());
+    CHECK_THROWS_AS((void)EntityEmbeddings<double>::load(dir / "e.npy"), ParseError);  // dtype mismatch
+    e.matrix()(1, 1) = std::nanf("");
+    e.save(dir / "nan.npy");
+    CHECK_THROWS_WITH_AS((void)EntityEmbeddings<float>::load(dir / "nan.npy"), doctest::Contains("(1, 1)"), InvalidArgument);
+    CHECK_THROWS_AS(EntityEmbeddings<float>(e.matrix()), InvalidArgument);
+}
