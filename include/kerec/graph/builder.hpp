@@ -33,7 +33,7 @@
 #include "kerec/core/id.hpp"
 #include "kerec/core/progress.hpp"
 #include "kerec/graph/complementary_graph.hpp"
-#include "kerec/graph/parallel.hpp"
+#include "kerec/core/parallel.hpp"
 #include "kerec/llm/judgment.hpp"
 
 namespace kerec {

@@ -39,7 +39,7 @@
 #include "kerec/core/random.hpp"
 #include "kerec/graph/builder.hpp"
 #include "kerec/graph/complementary_graph.hpp"
-#include "kerec/graph/parallel.hpp"
+#include "kerec/core/parallel.hpp"
 #include "kerec/graph/store.hpp"
 #include "kerec/llm/judgment.hpp"
 

@@ -1,4 +1,5 @@
-// kerec/graph/parallel.hpp — the small fork-join helper the graph builder and learner share.
+// kerec/core/parallel.hpp — the small fork-join helper the components share (graph builder,
+// feedback learner, anything with coarse independent tasks).
 //
 // parallel_for(threads, tasks, f) runs f(task, worker) for task in [0, tasks) on `threads`
 // workers (the calling thread is worker 0), handing tasks out through one atomic counter. The
