@@ -31,6 +31,20 @@ G small_graph(std::size_t nodes = 40, std::size_t m = 300, std::uint64_t seed = 
     return B::build(es, {}).with_version(7).with_time(123456);
 }
 
+// A graph built from judgments: carries rationales (one of them not ASCII, one long).
+FeedbackGraph judged_graph() {
+    std::vector<Judgment> js;
+    Rng rng(5);
+    for (std::uint32_t a = 0; a < 12; ++a)
+        for (std::uint32_t b = 0; b < 12; ++b)
+            if (a != b && rng.bernoulli(0.4))
+                js.push_back(Judgment{.a = EntityId(a), .b = EntityId(b), .label = Label::yes,
+                                      .confidence = static_cast<float>(rng.uniform(0.5, 1.0)),
+                                      .rationale = a % 3 == 0 ? "" : a % 3 == 1 ? fmt::format("{} goes with {}", a, b) : "（置信度）",
+                                      .model = "m", .prompt_version = "v1", .time = 0});
+    return build_graph<EdgeFeedback>(js).with_version(4).with_time(99);
+}
+
 FeedbackGraph feedback_graph() {
     std::vector<FE> es;
     Rng rng(11);
@@ -62,7 +76,6 @@ TEST_CASE("graph io: binary round trip through mmap, zero copy, metadata kept") 
     CHECK(same_content(g, h));
     CHECK(h.version() == 7);
     CHECK(h.time() == 123456);
-    CHECK(h.lookup_width() == 2);
     for (std::uint32_t a = 0; a < 40; ++a)
         for (std::uint32_t b = 0; b < 40; ++b) CHECK(g.weight(EntityId(a), EntityId(b)) == h.weight(EntityId(a), EntityId(b)));
     const auto bytes = serialize_graph(g);
@@ -83,6 +96,76 @@ TEST_CASE("graph io: binary round trip through mmap, zero copy, metadata kept") 
     CHECK_THROWS_AS(load_graph<FeedbackGraph>(dir / "g.bin"), ParseError);
 }
 
+TEST_CASE("graph io: the rationale table is persisted, mapped with the graph, and validated") {
+    test::TempDir dir("graph_rationales");
+    const FeedbackGraph g = judged_graph();
+    REQUIRE(g.has_rationales());
+    REQUIRE(g.rationales()->size() > 3);
+    save_graph(g, dir / "g.bin");
+    const auto h = load_graph<FeedbackGraph>(dir / "g.bin");
+    CHECK(same_content(g, h));
+    CHECK(h.has_rationales());
+    for (std::uint64_t i = 0; i < g.edge_count(); ++i) CHECK(h.rationale(i) == g.rationale(i));
+    CHECK(*h.rationales() == *g.rationales());
+    // learned snapshots share the loaded pool, and re-saving gives the same bytes
+    const auto bytes = serialize_graph(h);
+    CHECK(bytes == serialize_graph(g));
+    const auto layout = [&] {
+        detail::GraphHeader hd;
+        std::memcpy(&hd, bytes.data(), sizeof hd);
+        return std::pair(hd, detail::graph_layout(hd));
+    }();
+    const auto& [hd, l] = layout;
+    CHECK(hd.rationale_count == g.rationales()->size());
+    auto expect = [](const std::string& b, const std::string& needle) {
+        try {
+            (void)graph_from_buffer<FeedbackGraph>(b, "r.bin");
+            FAIL("accepted a bad rationale section, expected '" << needle << "'");
+        } catch (const ParseError& e) {
+            CHECK_MESSAGE(std::string(e.what()).find(needle) != std::string::npos, e.what());
+        }
+    };
+    {  // an edge's rationale id outside the pool
+        std::string b = bytes;
+        const std::uint32_t v = 1000;
+        patch(b, l.rationale_ids, &v, 4);
+        expect(b, "rationale id 1000");
+    }
+    {  // string 0 not empty
+        std::string b = bytes;
+        const std::uint64_t v = 1;
+        patch(b, l.rationale_offsets + 8, &v, 8);
+        expect(b, "rationale 0");
+    }
+    {  // offsets going backwards
+        std::string b = bytes;
+        const std::uint64_t v = hd.rationale_bytes + 5;
+        patch(b, l.rationale_offsets + 16, &v, 8);
+        expect(b, "not increasing");
+    }
+    {  // invalid UTF-8 in a rationale
+        std::string b = bytes;
+        const std::uint8_t v = 0xFF;
+        patch(b, l.rationale_bytes, &v, 1);
+        expect(b, "UTF-8");
+    }
+    {  // a pool on a graph without edges, or bytes without strings
+        std::string b = bytes;
+        const std::uint64_t v = 0;
+        patch(b, 64, &v, 8);
+        expect(b, "rationale pool");
+    }
+    // every truncation fails
+    for (std::size_t len = l.rationale_ids; len < bytes.size(); len += 7)
+        CHECK_THROWS_AS(graph_from_buffer<FeedbackGraph>(std::string_view(bytes).substr(0, len)), ParseError);
+    // a graph built without rationales writes none
+    const std::vector<Judgment> one{Judgment{.a = EntityId(0), .b = EntityId(1), .label = Label::yes, .confidence = 0.7f,
+                                             .rationale = "r", .model = "m", .prompt_version = "v", .time = 0}};
+    const auto plain_bytes = serialize_graph(build_graph<EdgeFeedback>(one, {.rationales = false}));
+    CHECK(plain_bytes.size() < serialize_graph(build_graph<EdgeFeedback>(one)).size());
+    CHECK(!graph_from_buffer<FeedbackGraph>(plain_bytes).has_rationales());
+}
+
 TEST_CASE("graph io: unaligned buffers are copied, not misread") {
     const G g = small_graph();
     const std::string bytes = serialize_graph(g);
@@ -91,26 +174,36 @@ TEST_CASE("graph io: unaligned buffers are copied, not misread") {
     CHECK(same_content(g, h));
 }
 
-TEST_CASE("graph io: every truncation and every header/body byte flip is a ParseError") {
-    const G g = small_graph(12, 40);
+namespace {
+template <class Graph>
+void truncations_and_flips(const Graph& g) {
     const std::string bytes = serialize_graph(g);
     for (std::size_t len = 0; len < bytes.size(); ++len)
-        CHECK_THROWS_AS(graph_from_buffer<G>(std::string_view(bytes).substr(0, len)), ParseError);
-    CHECK_THROWS_AS(graph_from_buffer<G>(bytes + "extra"), ParseError);
+        CHECK_THROWS_AS(graph_from_buffer<Graph>(std::string_view(bytes).substr(0, len)), ParseError);
+    CHECK_THROWS_AS(graph_from_buffer<Graph>(bytes + "extra"), ParseError);
     for (std::size_t pos = 0; pos < bytes.size(); ++pos) {
         std::string bad = bytes;
         bad[pos] = static_cast<char>(bad[pos] ^ 0x5A);
-        CHECK_THROWS_AS(graph_from_buffer<G>(bad), ParseError);
+        CHECK_THROWS_AS(graph_from_buffer<Graph>(bad), ParseError);
         // without the body checksum, a flip must still give a ParseError or a graph that is safe to use
         GraphLoadOptions no_crc;
         no_crc.verify_checksum = false;
         try {
-            const G h = graph_from_buffer<G>(bad, "flip", no_crc);
+            const Graph h = graph_from_buffer<Graph>(bad, "flip", no_crc);
+            std::size_t chars = 0;
+            for (std::uint64_t i = 0; i < h.edge_count(); ++i) chars += h.rationale(i).size();
             for (std::uint32_t a = 0; a < h.node_count(); ++a)
                 for (std::uint32_t b = 0; b < h.node_count(); ++b) (void)h.find(EntityId(a), EntityId(b));
+            CHECK(chars <= bytes.size());
         } catch (const ParseError&) {
         }
     }
+}
+}  // namespace
+
+TEST_CASE("graph io: every truncation and every header/body byte flip is a ParseError") {
+    truncations_and_flips(small_graph(12, 40));
+    truncations_and_flips(judged_graph());
 }
 
 TEST_CASE("graph io: hostile headers with valid checksums are rejected with clear messages") {
@@ -131,11 +224,11 @@ TEST_CASE("graph io: hostile headers with valid checksums are rejected with clea
         patch(b, 32, &v, 8);
         expect(b, "node count");
     }
-    {  // edge count that does not match the sections
+    {  // edge count that does not match the file size
         std::string b = bytes;
         const std::uint64_t v = 41;
         patch(b, 40, &v, 8);
-        expect(b, "section positions");
+        expect(b, "file size");
     }
     {  // offsets going backwards
         std::string b = bytes;
@@ -143,41 +236,47 @@ TEST_CASE("graph io: hostile headers with valid checksums are rejected with clea
         patch(b, 128 + 8 * 3, &v, 8);
         expect(b, "offsets");
     }
+    detail::GraphHeader h;
+    std::memcpy(&h, bytes.data(), sizeof h);
+    const auto l = detail::graph_layout(h);
     {  // target out of range
         std::string b = bytes;
-        detail::GraphHeader h;
-        std::memcpy(&h, b.data(), sizeof h);
         const std::uint32_t v = 999;
-        patch(b, h.targets_pos, &v, 4);
+        patch(b, l.targets, &v, 4);
         expect(b, "not a node");
     }
     {  // NaN weight
         std::string b = bytes;
-        detail::GraphHeader h;
-        std::memcpy(&h, b.data(), sizeof h);
         const float v = std::nanf("");
-        patch(b, h.weights_pos, &v, 4);
+        patch(b, l.weights, &v, 4);
         expect(b, "not finite");
     }
     {  // lookup pointing outside the row
         std::string b = bytes;
-        detail::GraphHeader h;
-        std::memcpy(&h, b.data(), sizeof h);
         const std::uint16_t v = 60000;
-        patch(b, h.lookup_pos, &v, 2);
+        patch(b, l.lookup, &v, 2);
         expect(b, "lookup");
     }
-    {  // wrong lookup width
+    {  // wrong lookup width (the one width is 2 bytes)
         std::string b = bytes;
-        const std::uint32_t v = 3;
+        const std::uint32_t v = 4;
         patch(b, 20, &v, 4);
-        expect(b, "lookup width");
+        expect(b, "lookup width 4");
     }
-    {  // future format version
+    {  // a version 1 file (16/32-bit lookups) and a future version
         std::string b = bytes;
-        const std::uint32_t v = 2;
+        const std::uint32_t v = 1;
         patch(b, 8, &v, 4);
-        expect(b, "version");
+        expect(b, "version 1 (expected 2");
+        const std::uint32_t w = 3;
+        patch(b, 8, &w, 4);
+        expect(b, "version 3");
+    }
+    {  // a reserved byte set
+        std::string b = bytes;
+        const std::uint8_t v = 1;
+        patch(b, 100, &v, 1);
+        expect(b, "reserved");
     }
     expect(std::string(200, 'K'), "magic");
     expect(std::string("KERECGR"), "truncated");
@@ -228,4 +327,31 @@ TEST_CASE("graph io: TSV round trip with ids, names and payload; bad lines name 
     expect_line("0\t1\t1e999\n", 1);                     // overflow
     expect_line("entity 1\t\xff\xfe\t0.5\n", 1, &names);  // invalid UTF-8 / unknown name
     expect_line("entity 1\tentity 2\t0.5\textra\n", 1, &names);
+
+    // A huge bad field is quoted in the error capped at 80 bytes and "…" (never cut inside a
+    // UTF-8 character), whichever field it is.
+    auto message_of = [&](const std::string& text, const Vocabulary<EntityId>* v = nullptr) -> std::string {
+        write_file_atomic(dir / "huge.tsv", text);
+        try {
+            (void)load_graph_tsv<G>(dir / "huge.tsv", {}, v);
+        } catch (const ParseError& e) {
+            return e.what();
+        }
+        return "accepted";
+    };
+    const std::string huge(1 << 20, 'x');
+    for (const auto& text : {huge + "\t1\t0.5\n", "0\t" + huge + "\t0.5\n", "0\t1\t" + huge + "\n"}) {
+        const std::string msg = message_of(text);
+        CHECK_MESSAGE(msg.size() < 300, msg.substr(0, 300));
+        CHECK(msg.find(std::string(80, 'x') + "\xE2\x80\xA6") != std::string::npos);
+        CHECK(msg.find(std::string(81, 'x')) == std::string::npos);
+    }
+    std::string accents;
+    while (accents.size() < 1000) accents += "\xC3\xA9";  // é: a cut at byte 80 would split nothing, at 81 it would
+    const std::string msg = message_of("x" + accents + "\t1\t0.5\n", &names);
+    CHECK(msg.size() < 300);
+    const auto q = msg.find("= 'x") + 3;
+    REQUIRE(q != std::string::npos + 3);
+    CHECK(msg.find("\xE2\x80\xA6", q) == q + 79);  // "x" + 39 × "é" = 79 bytes, then the ellipsis
+    CHECK(message_of("0\t1\t0.5\n").find("accepted") == 0);
 }

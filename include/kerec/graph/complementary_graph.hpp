@@ -3,20 +3,23 @@
 // The paper's "complementary graph": a directed edge a -> b says entity b complements entity a
 // (buy a, then recommend b), with a weight w(a, b) that starts from the LLM's confidence and is
 // then learned from user feedback. Stored as compressed sparse rows, struct of arrays:
-//   offsets[n+1] (u64) | targets[m] (Id) | weights[m] (f32) | lookup[m] (u16 or u32) | payload[m]
+//   offsets[n+1] (u64) | targets[m] (Id) | weights[m] (f32) | lookup[m] (u16) | payload[m]
+//   | rationale_ids[m] (u32, only for graphs built from judgments; see rationale_table.hpp)
 // Row r is [offsets[r], offsets[r+1]); each row is sorted by weight (descending, ties by target),
 // so top_k(r, k) is a prefix. lookup holds, per row, the in-row positions ordered by target, so an
-// edge lookup is a binary search over the row: O(log degree). Its width is 2 bytes when every row
-// has at most 65 536 edges, 4 otherwise: with no payload a graph costs 4 + 4 + 2 = 10 bytes per
-// edge plus 8 bytes per node. neighbors/top_k/degree are O(1); find is O(log degree).
+// edge lookup is a binary search over the row: O(log degree); rows hold at most 65 536 edges.
+// Without payload a graph costs 4 + 4 + 2 = 10 bytes per edge plus 8 bytes per node.
+// neighbors/top_k/degree are O(1); find is O(log degree); edges(g) streams every edge in row order.
 // The arrays either belong to the graph or view a memory-mapped file (see graph/io.hpp); a graph
 // is a cheap handle (copies share the arrays) and never changes once built.
 #pragma once
 
 #include <algorithm>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <iterator>
 #include <limits>
 #include <memory>
 #include <new>
@@ -25,10 +28,14 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
-#include <vector>
+
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 #include "kerec/core/error.hpp"
 #include "kerec/core/id.hpp"
+#include "kerec/graph/rationale_table.hpp"
 
 namespace kerec {
 
@@ -39,10 +46,10 @@ struct NoPayload {
     friend constexpr bool operator==(NoPayload, NoPayload) noexcept = default;
 };
 
-/// Customisation point describing an edge payload type (specialise it for your own payloads).
-/// Required: `name` (stored in binary files, a mismatch is a ParseError), `valid(p)` (checked on
-/// load), `tsv_fields`, `format(p, out)` (appends tab-separated fields) and `parse(fields, p)`.
-/// Optional: `static T from_judgment(const Judgment&)`, used by GraphBuilder::add(judgment).
+/// Customisation point describing an edge payload type (specialise it for your own payloads;
+/// the GraphPayload concept states what is required). Optional members: `tsv_header` (column
+/// names), `static T from_judgment(const Judgment&)` (GraphBuilder::add(judgment)) and
+/// `static T merge(const T& older, const T& newer)` (a newer duplicate under keep_last).
 template <class T>
 struct graph_payload_traits;
 
@@ -55,20 +62,38 @@ struct graph_payload_traits<NoPayload> {
     static bool parse(std::span<const std::string_view>, NoPayload&) { return true; }
 };
 
+/// What an edge payload must provide: trivially copyable bytes (they are stored in files as is),
+/// a `name` (a mismatch on load is a ParseError), `valid` (checked on build and load), and the
+/// TSV columns (`tsv_fields`, `format` appends tab-separated fields, `parse` reads them back).
+template <class T>
+concept GraphPayload = std::is_trivially_copyable_v<T> && std::default_initializable<T> &&
+                       requires(const T& p, T& q, std::string& out, std::span<const std::string_view> fields) {
+                           { graph_payload_traits<T>::name } -> std::convertible_to<std::string_view>;
+                           { graph_payload_traits<T>::tsv_fields } -> std::convertible_to<std::size_t>;
+                           { graph_payload_traits<T>::valid(p) } -> std::same_as<bool>;
+                           graph_payload_traits<T>::format(p, out);
+                           { graph_payload_traits<T>::parse(fields, q) } -> std::same_as<bool>;
+                       };
+
 namespace detail {
 
-/// Uninitialised, 64-byte aligned array of a trivially copyable type (no zero-fill pass).
+/// Uninitialised, 64-byte aligned array of a trivially copyable type (no zero-fill pass). Arrays
+/// of 2 MiB or more are 2 MiB aligned and asked for transparent huge pages (Linux): a graph's
+/// arrays are then faulted in and walked with ~500 times fewer page faults and TLB misses.
 template <class T>
 class RawArray {
     static_assert(std::is_trivially_copyable_v<T>);
+    static constexpr std::size_t huge = std::size_t{1} << 21;
 
 public:
     RawArray() = default;
     explicit RawArray(std::size_t n) : size_(n) {
-        if (n > 0) {
-            if (n > std::numeric_limits<std::size_t>::max() / sizeof(T)) throw std::bad_alloc();
-            data_ = static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t{64}));
-        }
+        if (n == 0) return;
+        if (n > std::numeric_limits<std::size_t>::max() / sizeof(T) - huge) throw std::bad_alloc();
+        data_ = static_cast<T*>(::operator new(bytes(), alignment()));
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+        if (bytes() >= huge) ::madvise(data_, bytes(), MADV_HUGEPAGE);  // advice only: failure is harmless
+#endif
     }
     RawArray(const RawArray&) = delete;
     RawArray& operator=(const RawArray&) = delete;
@@ -92,8 +117,13 @@ public:
     std::span<const T> span() const noexcept { return {data_, size_}; }
 
 private:
+    std::size_t bytes() const noexcept {  // whole huge pages for huge arrays
+        const std::size_t b = size_ * sizeof(T);
+        return b >= huge ? (b + huge - 1) / huge * huge : b;
+    }
+    std::align_val_t alignment() const noexcept { return std::align_val_t{size_ * sizeof(T) >= huge ? huge : 64}; }
     void release() noexcept {
-        if (data_) ::operator delete(data_, std::align_val_t{64});
+        if (data_) ::operator delete(data_, alignment());
         data_ = nullptr;
         size_ = 0;
     }
@@ -101,15 +131,16 @@ private:
     std::size_t size_ = 0;
 };
 
-/// Owned arrays of one graph snapshot (what the builder fills).
+/// Owned arrays of one graph snapshot (what the builder fills). Edge arrays may be longer than
+/// offsets.back() (builder scratch); `rationale_ids` is empty for graphs without rationales.
 template <class Id, class EdgeData>
 struct GraphArrays {
     RawArray<std::uint64_t> offsets;
     RawArray<Id> targets;
     RawArray<float> weights;
-    RawArray<std::uint16_t> lookup16;
-    RawArray<std::uint32_t> lookup32;
+    RawArray<std::uint16_t> lookup;
     RawArray<EdgeData> payload;
+    RawArray<std::uint32_t> rationale_ids;
 };
 
 }  // namespace detail
@@ -118,7 +149,7 @@ struct GraphArrays {
 template <class Id = EntityId, class EdgeData = NoPayload>
 class ComplementaryGraph {
     static_assert(is_id_v<Id>, "ComplementaryGraph<Id, EdgeData>: Id must be a kerec::Id<Tag>");
-    static_assert(std::is_trivially_copyable_v<EdgeData>, "EdgeData must be trivially copyable");
+    static_assert(GraphPayload<EdgeData>, "EdgeData must satisfy GraphPayload (see graph_payload_traits)");
     static_assert(sizeof(Id) == 4);
 
 public:
@@ -127,63 +158,56 @@ public:
     using edge_index = std::uint64_t;
     static constexpr bool has_payload = !std::is_empty_v<EdgeData>;
     static constexpr edge_index npos = std::numeric_limits<edge_index>::max();
+    /// Most edges one row can hold (in-row positions are 16-bit).
+    static constexpr std::size_t max_degree_limit = std::size_t{1} << 16;
     /// Rows with at most this many edges are searched linearly (faster than the indirection).
     static constexpr std::size_t linear_search_limit = 16;
 
-    /// One row: parallel spans, sorted by weight descending. `payload` is empty without payload.
+    /// One out-edge as `for (auto [target, weight] : g.neighbors(e))` sees it.
+    struct Neighbor {
+        Id target;
+        float weight;
+    };
+
+    /// One row: parallel spans, sorted by weight descending (`payload` is empty without payload,
+    /// `rationale_ids` without rationales). Also a range of Neighbor.
     struct Row {
         std::span<const Id> targets;
         std::span<const float> weights;
         std::span<const EdgeData> payload;
+        std::span<const std::uint32_t> rationale_ids;
+        const RationaleTable* rationales = nullptr;
         edge_index first = 0;  ///< edge index of targets[0]
 
         std::size_t size() const noexcept { return targets.size(); }
         bool empty() const noexcept { return targets.empty(); }
+        Neighbor operator[](std::size_t k) const noexcept { return {targets[k], weights[k]}; }
+        /// The LLM's rationale for the k-th edge ("" when the graph carries none).
+        std::string_view rationale(std::size_t k) const noexcept {
+            return rationale_ids.empty() ? std::string_view() : (*rationales)[rationale_ids[k]];
+        }
+
+        struct iterator {
+            using iterator_category = std::forward_iterator_tag;
+            using value_type = Neighbor;
+            using difference_type = std::ptrdiff_t;
+            const Id* target = nullptr;
+            const float* weight = nullptr;
+            Neighbor operator*() const noexcept { return {*target, *weight}; }
+            iterator& operator++() noexcept { return ++target, ++weight, *this; }
+            iterator operator++(int) noexcept {
+                iterator t = *this;
+                ++*this;
+                return t;
+            }
+            friend bool operator==(const iterator& a, const iterator& b) noexcept { return a.target == b.target; }
+        };
+        iterator begin() const noexcept { return {targets.data(), weights.data()}; }
+        iterator end() const noexcept { return {targets.data() + targets.size(), weights.data() + weights.size()}; }
     };
 
     /// The empty graph (no nodes).
-    ComplementaryGraph() { offsets_ = std::span<const std::uint64_t>(&zero_offset_, 1); }
-
-    /// Adopt owned arrays (the builder's route; edge arrays at least offsets.back() long, the
-    /// lookup array non-empty when there are edges). Does not validate: the builder guarantees them.
-    static ComplementaryGraph adopt(detail::GraphArrays<Id, EdgeData>&& arrays, std::uint64_t version = 0,
-                                   std::int64_t time = 0) {
-        auto owned = std::make_shared<detail::GraphArrays<Id, EdgeData>>(std::move(arrays));
-        ComplementaryGraph g;
-        if (owned->offsets.size() == 0) return g;
-        // The edge arrays may be longer than the edge count (builder scratch): trim the views.
-        const std::size_t m = static_cast<std::size_t>(owned->offsets[owned->offsets.size() - 1]);
-        g.offsets_ = owned->offsets.span();
-        g.targets_ = owned->targets.span().first(m);
-        g.weights_ = owned->weights.span().first(m);
-        if (owned->lookup16.size() != 0) g.lookup16_ = owned->lookup16.span().first(m);
-        if (owned->lookup32.size() != 0) g.lookup32_ = owned->lookup32.span().first(m);
-        if constexpr (has_payload) g.payload_ = owned->payload.span().first(m);
-        g.version_ = version;
-        g.time_ = time;
-        g.keep_ = std::move(owned);
-        return g;
-    }
-
-    /// A view over arrays that live elsewhere (a mapped file); `keep` keeps them alive.
-    /// The caller (graph/io.hpp) has validated them. Exactly one lookup span is non-empty when m > 0.
-    static ComplementaryGraph view(std::shared_ptr<const void> keep, std::span<const std::uint64_t> offsets,
-                                   std::span<const Id> targets, std::span<const float> weights,
-                                   std::span<const std::uint16_t> lookup16, std::span<const std::uint32_t> lookup32,
-                                   std::span<const EdgeData> payload, std::uint64_t version, std::int64_t time) {
-        ComplementaryGraph g;
-        if (offsets.empty()) return g;
-        g.offsets_ = offsets;
-        g.targets_ = targets;
-        g.weights_ = weights;
-        g.lookup16_ = lookup16;
-        g.lookup32_ = lookup32;
-        if constexpr (has_payload) g.payload_ = payload;
-        g.version_ = version;
-        g.time_ = time;
-        g.keep_ = std::move(keep);
-        return g;
-    }
+    ComplementaryGraph() noexcept { offsets_ = std::span<const std::uint64_t>(&zero_offset_, 1); }
 
     /// Same arrays, other metadata (used by GraphStore and the feedback learner). O(1).
     ComplementaryGraph with_version(std::uint64_t version) const {
@@ -229,8 +253,7 @@ public:
     /// All out-edges of `id`, strongest first; empty for ids outside the graph.
     Row neighbors(Id id) const noexcept {
         if (!contains(id)) return Row{};
-        const std::uint64_t b = offsets_[id.index()], e = offsets_[id.index() + 1];
-        return slice(b, e);
+        return slice(offsets_[id.index()], offsets_[id.index() + 1]);
     }
 
     /// The k strongest out-edges of `id` (a prefix of neighbors(id)).
@@ -253,16 +276,12 @@ public:
         std::uint64_t lo = 0, hi = d;  // search over lookup positions [lo, hi)
         while (lo < hi) {
             const std::uint64_t mid = lo + (hi - lo) / 2;
-            const Id t = targets_[b + lookup_at(b + mid)];
-            if (t < to)
+            if (targets_[b + lookup_[b + mid]] < to)
                 lo = mid + 1;
             else
                 hi = mid;
         }
-        if (lo < d) {
-            const std::uint64_t i = b + lookup_at(b + lo);
-            if (targets_[i] == to) return i;
-        }
+        if (lo < d && targets_[b + lookup_[b + lo]] == to) return b + lookup_[b + lo];
         return npos;
     }
 
@@ -284,6 +303,10 @@ public:
         else
             return EdgeData{};
     }
+    /// The LLM's rationale for edge i ("" when the graph carries none). O(1).
+    std::string_view rationale(edge_index i) const noexcept {
+        return rationale_ids_.empty() ? std::string_view() : (*rationales_)[rationale_ids_[i]];
+    }
     /// Source of edge i (binary search over offsets, O(log n)).
     Id source(edge_index i) const noexcept {
         const auto it = std::upper_bound(offsets_.begin(), offsets_.end(), i);
@@ -297,40 +320,45 @@ public:
     std::span<const Id> targets() const noexcept { return targets_; }
     std::span<const float> weights() const noexcept { return weights_; }
     std::span<const EdgeData> payload() const noexcept { return payload_; }
-    /// Bytes per entry of the by-target lookup (2 or 4; 0 for a graph without edges).
-    std::size_t lookup_width() const noexcept { return !lookup16_.empty() ? 2 : !lookup32_.empty() ? 4 : 0; }
-    std::span<const std::uint16_t> lookup16() const noexcept { return lookup16_; }
-    std::span<const std::uint32_t> lookup32() const noexcept { return lookup32_; }
-    /// In-row position of the j-th smallest target of the row containing edge index `b + j`.
-    std::uint32_t lookup_at(std::uint64_t i) const noexcept {
-        return !lookup16_.empty() ? lookup16_[i] : lookup32_[i];
-    }
+    /// Per-edge ids into rationales() (empty when the graph carries no rationales).
+    std::span<const std::uint32_t> rationale_ids() const noexcept { return rationale_ids_; }
+    bool has_rationales() const noexcept { return !rationale_ids_.empty(); }
+    /// The rationale pool, shared by the snapshots re-weighted from one build (null without).
+    const std::shared_ptr<const RationaleTable>& rationales() const noexcept { return rationales_; }
 
     /// Snapshot version (set by GraphStore::publish) and the time its statistics refer to.
     std::uint64_t version() const noexcept { return version_; }
     std::int64_t time() const noexcept { return time_; }
 
-    /// Bytes of the arrays (mapped or owned).
+    /// Bytes of the arrays (mapped or owned), the rationale pool included.
     std::size_t memory_bytes() const noexcept {
-        return offsets_.size_bytes() + targets_.size_bytes() + weights_.size_bytes() + lookup16_.size_bytes() +
-               lookup32_.size_bytes() + payload_.size_bytes();
+        return offsets_.size_bytes() + targets_.size_bytes() + weights_.size_bytes() + lookup_.size_bytes() +
+               payload_.size_bytes() + rationale_ids_.size_bytes() + (rationales_ ? rationales_->memory_bytes() : 0);
     }
 
-    /// Whether two graphs have the same nodes, edges, order, weights and payload bytes.
+    /// Whether two graphs have the same nodes, edges, order, weights, payload bytes and rationales.
     friend bool same_content(const ComplementaryGraph& a, const ComplementaryGraph& b) noexcept {
         auto eq = [](auto x, auto y) {
             return x.size() == y.size() && (x.empty() || std::memcmp(x.data(), y.data(), x.size_bytes()) == 0);
         };
-        return eq(a.offsets_, b.offsets_) && eq(a.targets_, b.targets_) && eq(a.weights_, b.weights_) &&
-               eq(a.payload_, b.payload_);
+        if (!(eq(a.offsets_, b.offsets_) && eq(a.targets_, b.targets_) && eq(a.weights_, b.weights_) &&
+              eq(a.payload_, b.payload_) && a.has_rationales() == b.has_rationales()))
+            return false;
+        if (a.rationales_ == b.rationales_) return eq(a.rationale_ids_, b.rationale_ids_);
+        for (edge_index i = 0; i < a.rationale_ids_.size(); ++i)
+            if (a.rationale(i) != b.rationale(i)) return false;
+        return true;
     }
 
 private:
+    friend struct detail::GraphAccess;
+
     Row slice(std::uint64_t b, std::uint64_t e) const noexcept {
         Row r;
         r.targets = targets_.subspan(b, e - b);
         r.weights = weights_.subspan(b, e - b);
         if constexpr (has_payload) r.payload = payload_.subspan(b, e - b);
+        if (!rationale_ids_.empty()) r.rationale_ids = rationale_ids_.subspan(b, e - b), r.rationales = rationales_.get();
         r.first = b;
         return r;
     }
@@ -340,11 +368,144 @@ private:
     std::span<const std::uint64_t> offsets_;
     std::span<const Id> targets_;
     std::span<const float> weights_;
-    std::span<const std::uint16_t> lookup16_;
-    std::span<const std::uint32_t> lookup32_;
+    std::span<const std::uint16_t> lookup_;
     std::span<const EdgeData> payload_;
+    std::span<const std::uint32_t> rationale_ids_;
+    std::shared_ptr<const RationaleTable> rationales_;
     std::uint64_t version_ = 0;
     std::int64_t time_ = 0;
 };
 
+/// One edge as `for (auto [source, target, weight, payload] : edges(g))` sees it.
+template <class Id, class EdgeData>
+struct EdgeRef {
+    Id source;
+    Id target;
+    float weight;
+    EdgeData payload;
+};
+
+/// Every edge of a graph, row by row (sources ascending, each row strongest first). O(n + m).
+template <class Id, class EdgeData>
+class EdgeRange {
+public:
+    using Graph = ComplementaryGraph<Id, EdgeData>;
+    struct iterator {
+        using iterator_category = std::forward_iterator_tag;
+        using value_type = EdgeRef<Id, EdgeData>;
+        using difference_type = std::ptrdiff_t;
+        const Graph* g = nullptr;
+        std::uint64_t row = 0;  // row of edge `edge` (advanced past empty rows)
+        std::uint64_t edge = 0;
+
+        value_type operator*() const noexcept {
+            return {Id(static_cast<typename Id::value_type>(row)), g->target(edge), g->weight_at(edge), g->payload_at(edge)};
+        }
+        /// Edge index of the current edge (for rationale(i) and other per-edge arrays).
+        std::uint64_t index() const noexcept { return edge; }
+        iterator& operator++() noexcept {
+            ++edge;
+            skip();
+            return *this;
+        }
+        iterator operator++(int) noexcept {
+            iterator t = *this;
+            ++*this;
+            return t;
+        }
+        friend bool operator==(const iterator& a, const iterator& b) noexcept { return a.edge == b.edge; }
+        void skip() noexcept {
+            const auto off = g->offsets();
+            while (edge < g->edge_count() && off[row + 1] <= edge) ++row;
+        }
+    };
+
+    explicit EdgeRange(const Graph& g) noexcept : g_(&g) {}
+    iterator begin() const noexcept {
+        iterator it{g_, 0, 0};
+        it.skip();
+        return it;
+    }
+    iterator end() const noexcept { return {g_, g_->node_count(), g_->edge_count()}; }
+    std::uint64_t size() const noexcept { return g_->edge_count(); }
+
+private:
+    const Graph* g_;
+};
+
+/// The whole-graph view: `for (auto [a, b, w, payload] : edges(g))`. The graph must outlive it.
+template <class Id, class EdgeData>
+EdgeRange<Id, EdgeData> edges(const ComplementaryGraph<Id, EdgeData>& g) noexcept {
+    return EdgeRange<Id, EdgeData>(g);
+}
+
+namespace detail {
+
+/// The builder's and the loader's access to a graph's insides (not part of the public surface).
+struct GraphAccess {
+    /// Adopt owned arrays. Does not validate: the builder guarantees them.
+    template <class Id, class EdgeData>
+    static ComplementaryGraph<Id, EdgeData> adopt(GraphArrays<Id, EdgeData>&& arrays,
+                                                  std::shared_ptr<const RationaleTable> rationales,
+                                                  std::uint64_t version = 0, std::int64_t time = 0) {
+        using G = ComplementaryGraph<Id, EdgeData>;
+        auto owned = std::make_shared<GraphArrays<Id, EdgeData>>(std::move(arrays));
+        G g;
+        if (owned->offsets.size() == 0) return g;
+        const std::size_t m = static_cast<std::size_t>(owned->offsets[owned->offsets.size() - 1]);
+        g.offsets_ = owned->offsets.span();
+        g.targets_ = owned->targets.span().first(m);
+        g.weights_ = owned->weights.span().first(m);
+        g.lookup_ = owned->lookup.span().first(m);
+        if constexpr (G::has_payload) g.payload_ = owned->payload.span().first(m);
+        if (owned->rationale_ids.size() != 0 && m > 0) {
+            g.rationale_ids_ = owned->rationale_ids.span().first(m);
+            g.rationales_ = std::move(rationales);
+        }
+        g.version_ = version;
+        g.time_ = time;
+        g.keep_ = std::move(owned);
+        return g;
+    }
+
+    /// A view over validated arrays that live elsewhere (a mapped file); `keep` keeps them alive.
+    template <class G>
+    static G view(std::shared_ptr<const void> keep, std::span<const std::uint64_t> offsets,
+                  std::span<const typename G::id_type> targets, std::span<const float> weights,
+                  std::span<const std::uint16_t> lookup, std::span<const typename G::payload_type> payload,
+                  std::span<const std::uint32_t> rationale_ids, std::shared_ptr<const RationaleTable> rationales,
+                  std::uint64_t version, std::int64_t time) {
+        G g;
+        if (offsets.empty()) return g;
+        g.offsets_ = offsets;
+        g.targets_ = targets;
+        g.weights_ = weights;
+        g.lookup_ = lookup;
+        if constexpr (G::has_payload) g.payload_ = payload;
+        if (!rationale_ids.empty()) g.rationale_ids_ = rationale_ids, g.rationales_ = std::move(rationales);
+        g.version_ = version;
+        g.time_ = time;
+        g.keep_ = std::move(keep);
+        return g;
+    }
+
+    /// A table viewing validated arrays elsewhere.
+    static std::shared_ptr<const RationaleTable> table_view(std::shared_ptr<const void> keep,
+                                                            std::span<const std::uint64_t> offsets,
+                                                            std::span<const char> bytes) {
+        auto t = std::shared_ptr<RationaleTable>(new RationaleTable());
+        t->keep_ = std::move(keep);
+        t->offsets_ = offsets;
+        t->bytes_ = bytes;
+        return t;
+    }
+
+    /// Per row: the in-row positions ordered by target.
+    template <class G>
+    static std::span<const std::uint16_t> lookup(const G& g) noexcept {
+        return g.lookup_;
+    }
+};
+
+}  // namespace detail
 }  // namespace kerec

@@ -10,9 +10,12 @@
 // s = prior strength (pseudo-exposures), kappa maps LLM confidences to the CTR scale (estimated
 // by empirical Bayes: global CTR / mean confidence), N = position-weighted exposures (clicks over
 // expected clicks, COEC), C clicks, P purchases; all counts decay by 2^(-age / half_life).
-// Counts accumulate concurrently (lock-free atomic adds into one dense table per snapshot) and a
-// new snapshot is published with re-sorted rows. Attribution O(events * log degree); publishing
-// O(m log d).
+// Items map to entities through an ItemEntityMap (an item's primary entity). Counts accumulate
+// concurrently (lock-free atomic adds of fixed-point integers into one dense table per snapshot,
+// so sums do not depend on the order of the adds) and events are sharded by user (each user's
+// events in one shard, in time order), so every count and weight is the same on any number of
+// threads. A new snapshot is published with re-sorted rows. Attribution O(events * log degree);
+// publishing O(m log d).
 #pragma once
 
 #include <algorithm>
@@ -35,11 +38,12 @@
 #include "kerec/core/error.hpp"
 #include "kerec/core/event.hpp"
 #include "kerec/core/id.hpp"
+#include "kerec/core/item_entity_map.hpp"
+#include "kerec/core/parallel.hpp"
 #include "kerec/core/progress.hpp"
 #include "kerec/core/random.hpp"
 #include "kerec/graph/builder.hpp"
 #include "kerec/graph/complementary_graph.hpp"
-#include "kerec/core/parallel.hpp"
 #include "kerec/graph/store.hpp"
 #include "kerec/llm/judgment.hpp"
 
@@ -81,11 +85,21 @@ struct graph_payload_traits<EdgeFeedback> {
     static EdgeFeedback merge(const EdgeFeedback& older, const EdgeFeedback& newer) noexcept {
         return EdgeFeedback{newer.prior, older.exposures, older.clicks, older.purchases};
     }
-    static EdgeFeedback from_judgment(const Judgment& j) noexcept { return EdgeFeedback{j.p_complementary(), 0, 0, 0}; }
+    /// An edge's prior is the confidence of the "yes" that made it (the edge rule, builder.hpp).
+    static EdgeFeedback from_judgment(const Judgment& j) noexcept { return EdgeFeedback{j.confidence, 0, 0, 0}; }
 };
 
-/// The complementary graph whose weights are learned from feedback.
+/// The complementary graph whose weights are learned from feedback. For edge i, weight_at(i) is
+/// the learned weight and payload_at(i).prior the LLM's (also row.payload[k].prior in a row,
+/// `p.prior` in `for (auto [a, b, w, p] : edges(g))`).
 using FeedbackGraph = ComplementaryGraph<EntityId, EdgeFeedback>;
+
+/// The LLM prior of edge from -> to (its learned weight is g.weight(from, to)); nullopt if absent.
+inline std::optional<float> prior_weight(const FeedbackGraph& g, EntityId from, EntityId to) noexcept {
+    const auto i = g.find(from, to);
+    if (i == FeedbackGraph::npos) return std::nullopt;
+    return g.payload_at(i).prior;
+}
 
 struct FeedbackOptions {
     double prior_strength = 20.0;  ///< pseudo-exposures the LLM prior is worth (s)
@@ -93,8 +107,9 @@ struct FeedbackOptions {
     double half_life = 30.0 * 86400.0;  ///< seconds; 0 or infinity = no decay
     double purchase_weight = 1.0;  ///< a purchase adds this many successes (wp)
     std::int64_t purchase_window = 86400;  ///< a bill of a clicked item within this many seconds is a purchase
-    /// Examination probability by position (exposure at position k counts position_weight[k];
-    /// positions past the end use the last entry). Empty: every exposure counts 1.
+    /// Examination probability by position relative to the top slot (exposure at position k
+    /// counts position_weight[k], in (0, 1000]; positions past the end use the last entry).
+    /// Empty: every exposure counts 1.
     std::vector<double> position_weight;
     bool estimate_position_bias = false;  ///< estimate position_weight as CTR(k)/CTR(0) from the log
     bool thompson = false;          ///< young edges get a Beta draw instead of the posterior mean
@@ -145,23 +160,25 @@ inline double beta_draw(double alpha, double beta, Rng& rng) {
     return x + y > 0.0 ? x / (x + y) : 0.5;
 }
 
-/// Concurrent per-edge counters for one base snapshot: any number of threads may record at once
-/// (relaxed atomic adds; the sum is order-independent up to floating-point rounding). Counts are
-/// decayed to `now` as they are recorded. 24 bytes per edge.
+/// Concurrent per-edge counters for one base snapshot: any number of threads may record at once.
+/// Each count is a fixed-point integer (units of 2^-24) added with a relaxed atomic add, so the
+/// totals are exact and independent of the order of the adds (of the thread count). Counts are
+/// decayed to `now` as they are recorded. 24 bytes per edge; a count saturates past 5·10^11.
 class FeedbackAccumulator {
 public:
     static constexpr std::size_t max_positions = 64;
+    static constexpr double unit = 16777216.0;  ///< fixed-point scale, 2^24 per count
 
     FeedbackAccumulator(std::shared_ptr<const FeedbackGraph> base, std::int64_t now, const FeedbackOptions& opt)
         : base_(std::move(base)), now_(now), m_(base_->edge_count()),
-          exposures_(new std::atomic<double>[m_]), clicks_(new std::atomic<double>[m_]),
-          purchases_(new std::atomic<double>[m_]) {
+          exposures_(new std::atomic<std::int64_t>[m_]), clicks_(new std::atomic<std::int64_t>[m_]),
+          purchases_(new std::atomic<std::int64_t>[m_]) {
         if (!(opt.half_life >= 0.0)) throw InvalidArgument(fmt::format("FeedbackOptions: half_life = {} (expected >= 0)", opt.half_life));
         decay_rate_ = (opt.half_life > 0.0 && std::isfinite(opt.half_life)) ? std::log(2.0) / opt.half_life : 0.0;
         for (std::size_t i = 0; i < m_; ++i) {
-            exposures_[i].store(0.0, std::memory_order_relaxed);
-            clicks_[i].store(0.0, std::memory_order_relaxed);
-            purchases_[i].store(0.0, std::memory_order_relaxed);
+            exposures_[i].store(0, std::memory_order_relaxed);
+            clicks_[i].store(0, std::memory_order_relaxed);
+            purchases_[i].store(0, std::memory_order_relaxed);
         }
         set_position_weight(opt.position_weight);
     }
@@ -172,8 +189,8 @@ public:
 
     void set_position_weight(std::span<const double> w) {
         for (double x : w)
-            if (!(x > 0.0) || !std::isfinite(x))
-                throw InvalidArgument(fmt::format("FeedbackOptions: position weight {} (expected finite and > 0)", x));
+            if (!(x > 0.0 && x <= 1000.0))
+                throw InvalidArgument(fmt::format("FeedbackOptions: position weight {} (expected in (0, 1000])", x));
         position_weight_.assign(w.begin(), w.end());
     }
 
@@ -188,92 +205,114 @@ public:
     }
 
     void record_exposure(std::uint64_t edge, std::int64_t t, std::uint16_t position) noexcept {
-        exposures_[edge].fetch_add(decay(t) * examination(position), std::memory_order_relaxed);
+        add(exposures_[edge], decay(t) * examination(position));
     }
-    void record_click(std::uint64_t edge, std::int64_t t) noexcept {
-        clicks_[edge].fetch_add(decay(t), std::memory_order_relaxed);
-    }
-    void record_purchase(std::uint64_t edge, std::int64_t t) noexcept {
-        purchases_[edge].fetch_add(decay(t), std::memory_order_relaxed);
-    }
+    void record_click(std::uint64_t edge, std::int64_t t) noexcept { add(clicks_[edge], decay(t)); }
+    void record_purchase(std::uint64_t edge, std::int64_t t) noexcept { add(purchases_[edge], decay(t)); }
 
-    double exposures(std::uint64_t edge) const noexcept { return exposures_[edge].load(std::memory_order_relaxed); }
-    double clicks(std::uint64_t edge) const noexcept { return clicks_[edge].load(std::memory_order_relaxed); }
-    double purchases(std::uint64_t edge) const noexcept { return purchases_[edge].load(std::memory_order_relaxed); }
+    double exposures(std::uint64_t edge) const noexcept { return load(exposures_[edge]); }
+    double clicks(std::uint64_t edge) const noexcept { return load(clicks_[edge]); }
+    double purchases(std::uint64_t edge) const noexcept { return load(purchases_[edge]); }
     std::uint64_t edge_count() const noexcept { return m_; }
 
 private:
+    static void add(std::atomic<std::int64_t>& a, double v) noexcept {
+        a.fetch_add(static_cast<std::int64_t>(std::llround(v * unit)), std::memory_order_relaxed);
+    }
+    static double load(const std::atomic<std::int64_t>& a) noexcept {
+        return static_cast<double>(a.load(std::memory_order_relaxed)) / unit;
+    }
+
     std::shared_ptr<const FeedbackGraph> base_;
     std::int64_t now_;
     std::uint64_t m_;
-    std::unique_ptr<std::atomic<double>[]> exposures_, clicks_, purchases_;
+    std::unique_ptr<std::atomic<std::int64_t>[]> exposures_, clicks_, purchases_;
     double decay_rate_ = 0.0;
     std::vector<double> position_weight_;
 };
 
-/// item id -> entity id for any catalogue whose elements have an `.entity` member (e.g. sim items).
-template <class Items>
-std::vector<EntityId> item_entity_map(const Items& items) {
-    std::vector<EntityId> out;
-    out.reserve(std::size(items));
-    for (const auto& it : items) out.push_back(it.entity);
+namespace detail {
+
+/// The primary entity of an event's item or trigger: invalid ids mean "none"; an id outside the
+/// map throws OutOfRange naming the event.
+inline EntityId event_entity(const ItemEntityMap& items, ItemId item, std::size_t event, const char* field) {
+    if (!item.valid()) return EntityId::invalid();
+    if (item.index() >= items.item_count())
+        throw OutOfRange(fmt::format("feedback: event {} has {} {} (expected < {}, the items of the ItemEntityMap)", event,
+                                     field, item, items.item_count()));
+    return items.primaries()[item.index()];
+}
+
+/// Feedback events (exposure, click, bill; views and unknown kinds are not feedback) split into `shards` by user,
+/// each shard in time order (stable: equal times keep log order). Validates every item id.
+inline std::vector<std::vector<std::uint32_t>> shard_by_user(std::span<const Event> events, const ItemEntityMap& items,
+                                                             std::size_t shards) {
+    if (events.size() > 0xFFFFFFFFull)
+        throw InvalidArgument(fmt::format("feedback: {} events in one call (at most 2^32 - 1; split the log)", events.size()));
+    std::vector<std::vector<std::uint32_t>> out(shards);
+    for (std::size_t k = 0; k < events.size(); ++k) {
+        const Event& ev = events[k];
+        if (ev.kind != EventKind::bill && ev.kind != EventKind::exposure && ev.kind != EventKind::click) continue;
+        (void)event_entity(items, ev.item, k, "item");
+        if (ev.kind != EventKind::bill) (void)event_entity(items, ev.trigger, k, "trigger item");
+        const std::uint64_t h = std::uint64_t{ev.user.value()} * 0x9E3779B97F4A7C15ull;
+        out[static_cast<std::size_t>((h >> 32) % shards)].push_back(static_cast<std::uint32_t>(k));
+    }
+    auto earlier = [&](std::uint32_t x, std::uint32_t y) { return events[x].time < events[y].time; };
+    for (auto& s : out)
+        if (!std::is_sorted(s.begin(), s.end(), earlier)) std::stable_sort(s.begin(), s.end(), earlier);
     return out;
 }
 
+}  // namespace detail
+
 /// Attribute events to edges of acc.graph(): exposure/click of item i (entity b) with trigger item t
 /// (entity a) -> edge a -> b; a bill of a clicked (user, item) within opt.purchase_window after the
-/// click -> purchase on that click's edge. `events` must be in time order (as logged). Splits
-/// them into chunks processed by opt.threads workers (clicks are matched to bills within their
-/// chunk and the window after it).
-inline FeedbackStats attribute_events(std::span<const Event> events, std::span<const EntityId> item_entity,
-                                      FeedbackAccumulator& acc, const FeedbackOptions& opt,
-                                      ProgressCallback progress = {}) {
+/// click -> purchase on that click's edge. Entities are `items.primary(item)`. Events may come in
+/// any order: each user's events are read in time order (equal times in log order). Views are not
+/// feedback (skipped). An invalid item or trigger is "none" (counted as unmapped); an id outside
+/// `items` throws OutOfRange naming the event. Users are sharded over opt.threads workers; every
+/// count is the same on any number of threads.
+inline FeedbackStats attribute_events(std::span<const Event> events, const ItemEntityMap& items, FeedbackAccumulator& acc,
+                                      const FeedbackOptions& opt, ProgressCallback progress = {}) {
+    constexpr std::size_t shards = 64;
     const FeedbackGraph& g = acc.graph();
-    auto entity_of = [&](ItemId i) -> EntityId {
-        return i.valid() && i.index() < item_entity.size() ? item_entity[i.index()] : EntityId::invalid();
-    };
-    const std::size_t n = events.size();
-    const unsigned workers = n < 200000 ? 1u : detail::worker_count(opt.threads, 64);
-    const std::size_t chunks = workers == 1 ? 1 : std::size_t{workers} * 4;
-    const std::size_t len = (n + chunks - 1) / std::max<std::size_t>(chunks, 1);
-    std::vector<FeedbackStats> stats(chunks);
-    ProgressThrottle prog(std::move(progress), "graph: attribute feedback", chunks);
+    const auto by_user = detail::shard_by_user(events, items, shards);
+    const auto primary = items.primaries();
+    auto entity_of = [&](ItemId i) { return i.valid() ? primary[i.index()] : EntityId::invalid(); };
+    const unsigned workers = events.size() < (1u << 14) ? 1u : detail::worker_count(opt.threads, shards);
+    std::vector<FeedbackStats> stats(shards);
+    ProgressThrottle prog(std::move(progress), "graph: attribute feedback", shards);
     std::atomic<std::uint64_t> done{0};
-    detail::parallel_for(workers, chunks, [&](std::size_t c, unsigned w) {
+    detail::parallel_for(workers, shards, [&](std::size_t shard, unsigned w) {
         FeedbackStats s;
         struct Pending {
             std::uint64_t edge;
             std::int64_t time;
         };
         std::unordered_map<std::uint64_t, Pending> clicked;  // (user << 32 | item) -> last click
-        const std::size_t b = std::min(n, c * len), e = std::min(n, b + len);
-        auto bill = [&](const Event& ev) {
-            if (clicked.empty()) return;
-            const std::uint64_t key = (std::uint64_t{ev.user.value()} << 32) | ev.item.value();
-            auto it = clicked.find(key);
-            if (it == clicked.end()) return;
-            if (ev.time >= it->second.time && ev.time - it->second.time <= opt.purchase_window) {
-                acc.record_purchase(it->second.edge, ev.time);
-                ++s.attributed_purchases;
-            }
-            clicked.erase(it);
-        };
-        for (std::size_t k = b; k < e; ++k) {
+        for (const std::uint32_t k : by_user[shard]) {
             const Event& ev = events[k];
+            const std::uint64_t key = (std::uint64_t{ev.user.value()} << 32) | ev.item.value();
             if (ev.kind == EventKind::bill) {
                 ++s.bills;
-                bill(ev);
+                if (auto it = clicked.find(key); it != clicked.end()) {
+                    if (ev.time >= it->second.time && ev.time - it->second.time <= opt.purchase_window) {
+                        acc.record_purchase(it->second.edge, ev.time);
+                        ++s.attributed_purchases;
+                    }
+                    clicked.erase(it);
+                }
                 continue;
             }
-            if (ev.kind != EventKind::exposure && ev.kind != EventKind::click) continue;  // views: not feedback
             const bool click = ev.kind == EventKind::click;
             ++(click ? s.clicks : s.exposures);
-            const EntityId a = entity_of(ev.trigger), bb = entity_of(ev.item);
-            if (!a.valid() || !bb.valid()) {
+            const EntityId a = entity_of(ev.trigger), b = entity_of(ev.item);
+            if (!a.valid() || !b.valid()) {
                 ++s.unmapped;
                 continue;
             }
-            const auto edge = g.find(a, bb);
+            const auto edge = g.find(a, b);
             if (edge == FeedbackGraph::npos) {
                 ++s.no_edge;
                 continue;
@@ -281,39 +320,35 @@ inline FeedbackStats attribute_events(std::span<const Event> events, std::span<c
             if (click) {
                 acc.record_click(edge, ev.time);
                 ++s.attributed_clicks;
-                clicked[(std::uint64_t{ev.user.value()} << 32) | ev.item.value()] = Pending{edge, ev.time};
+                clicked[key] = Pending{edge, ev.time};
             } else {
                 acc.record_exposure(edge, ev.time, ev.position);
                 ++s.attributed_exposures;
             }
         }
-        // Bills just after the chunk can still complete this chunk's clicks.
-        if (e > b && !clicked.empty()) {
-            const std::int64_t limit = events[e - 1].time + opt.purchase_window;
-            for (std::size_t k = e; k < n && events[k].time <= limit && !clicked.empty(); ++k)
-                if (events[k].kind == EventKind::bill) bill(events[k]);
-        }
-        stats[c] = s;
+        stats[shard] = s;
         const auto d = done.fetch_add(1, std::memory_order_relaxed) + 1;
         if (w == 0) prog.update(d);
     });
-    prog.finish(chunks);
+    prog.finish(shards);
     FeedbackStats total;
     for (const auto& s : stats) total += s;
     return total;
 }
 
 /// Position weights CTR(k) / CTR(0) over exposures that map to edges of g (positions < 64).
+/// Ids follow attribute_events' policy (invalid = none, outside `items` = OutOfRange).
 inline std::vector<double> estimate_position_weight(const FeedbackGraph& g, std::span<const Event> events,
-                                                    std::span<const EntityId> item_entity) {
+                                                    const ItemEntityMap& items) {
     constexpr std::size_t P = FeedbackAccumulator::max_positions;
     std::vector<double> exp(P, 0.0), clk(P, 0.0);
     std::size_t top = 0;
-    for (const Event& ev : events) {
-        if ((ev.kind != EventKind::exposure && ev.kind != EventKind::click) || ev.position >= P) continue;
-        const auto t = ev.trigger, i = ev.item;
-        if (!t.valid() || t.index() >= item_entity.size() || !i.valid() || i.index() >= item_entity.size()) continue;
-        if (!g.has_edge(item_entity[t.index()], item_entity[i.index()])) continue;
+    for (std::size_t k = 0; k < events.size(); ++k) {
+        const Event& ev = events[k];
+        if (ev.kind != EventKind::exposure && ev.kind != EventKind::click) continue;
+        const EntityId a = detail::event_entity(items, ev.trigger, k, "trigger item");
+        const EntityId b = detail::event_entity(items, ev.item, k, "item");
+        if (ev.position >= P || !a.valid() || !b.valid() || !g.has_edge(a, b)) continue;
         (ev.kind == EventKind::click ? clk : exp)[ev.position] += 1.0;
         top = std::max<std::size_t>(top, ev.position + 1);
     }
@@ -406,38 +441,39 @@ public:
     }
     const FeedbackOptions& options() const noexcept { return opt_; }
 
-    /// Attribute `events` (items mapped to entities by item_entity[item]) to edges of `base` and
-    /// return the re-weighted snapshot. Progress stages: attribution, reweight.
+    /// Attribute `events` (items mapped to their primary entities by `items`) to edges of `base`
+    /// and return the re-weighted snapshot. Progress stages: attribution, reweight. The result
+    /// (counts, stats, weights) is the same for any opt.threads.
     FeedbackResult learn(std::shared_ptr<const FeedbackGraph> base, std::span<const Event> events,
-                         std::span<const EntityId> item_entity, ProgressCallback progress = {}) const {
+                         const ItemEntityMap& items, ProgressCallback progress = {}) const {
         if (!base) throw InvalidArgument("FeedbackLearner::learn: null graph");
         std::int64_t now = base->time();
         for (const Event& e : events) now = std::max(now, e.time);
         if (opt_.now) now = *opt_.now;
         FeedbackResult r;
         r.position_weight = opt_.position_weight;
-        if (opt_.estimate_position_bias) r.position_weight = estimate_position_weight(*base, events, item_entity);
+        if (opt_.estimate_position_bias) r.position_weight = estimate_position_weight(*base, events, items);
         FeedbackOptions o = opt_;
         o.position_weight = r.position_weight;
         FeedbackAccumulator acc(base, now, o);
-        r.stats = attribute_events(events, item_entity, acc, o, progress);
+        r.stats = attribute_events(events, items, acc, o, progress);
         r.graph = apply_feedback(acc, o, progress, &r.prior_scale);
         return r;
     }
-    FeedbackResult learn(const FeedbackGraph& base, std::span<const Event> events, std::span<const EntityId> item_entity,
+    FeedbackResult learn(const FeedbackGraph& base, std::span<const Event> events, const ItemEntityMap& items,
                          ProgressCallback progress = {}) const {
-        return learn(std::make_shared<const FeedbackGraph>(base), events, item_entity, std::move(progress));
+        return learn(std::make_shared<const FeedbackGraph>(base), events, items, std::move(progress));
     }
 
     /// learn() from the store's current snapshot and publish the result (optimistically: if
     /// another writer published meanwhile, the learned counts are re-applied to the newer
     /// snapshot by retrying). Returns the new version and the stats.
     std::pair<std::uint64_t, FeedbackStats> learn_and_publish(GraphStore<FeedbackGraph>& store, std::span<const Event> events,
-                                                              std::span<const EntityId> item_entity,
+                                                              const ItemEntityMap& items,
                                                               ProgressCallback progress = {}) const {
         for (;;) {
             const auto cur = store.current();
-            auto r = learn(cur, events, item_entity, progress);
+            auto r = learn(cur, events, items, progress);
             if (auto v = store.publish_if(cur->version(), std::move(r.graph))) return {*v, r.stats};
         }
     }

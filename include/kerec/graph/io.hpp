@@ -1,16 +1,18 @@
 // kerec/graph/io.hpp — complementary graph persistence: binary snapshots (mmap, zero copy) and TSV.
 //
 // The paper's graph is rebuilt offline and served online; a snapshot file lets a server map it
-// instead of rebuilding it. Binary format v1 (little-endian, docs/graph.md has the table): a
+// instead of rebuilding it. Binary format v2 (little-endian, docs/graph.md has the table): a
 // 128-byte header (magic "KERECGRF", version, widths, payload tag, n, m, graph version, time,
-// section positions, file size, CRC-32C of the body, CRC-32C of the header) followed by the CSR
-// arrays, each 64-byte aligned. load_graph() maps the file and returns a graph whose spans point
-// into the mapping (no copy). Every size, position, offset, id, weight and lookup entry is
-// validated before use, so a truncated, corrupted or hostile file raises ParseError, never UB.
-// Save: O(bytes), atomic (temp + fsync + rename). Load: O(bytes) validation (one streaming pass,
-// plus the CRC pass when verify_checksum). TSV: "from<TAB>to<TAB>weight[<TAB>payload...]".
+// rationale pool sizes, file size, CRC-32C of the body, CRC-32C of the header) followed by the CSR
+// arrays and the rationale pool, each section 64-byte aligned. load_graph() maps the file and
+// returns a graph whose spans point into the mapping (no copy). Every size, offset, id, weight,
+// lookup entry and rationale is validated before use, so a truncated, corrupted or hostile file
+// raises ParseError, never UB. Save: O(bytes), atomic (temp + fsync + rename). Load: O(bytes)
+// validation (one streaming pass, plus the CRC pass when verify_checksum). TSV:
+// "from<TAB>to<TAB>weight[<TAB>payload...]" (no rationales: the binary file carries them).
 #pragma once
 
+#include <algorithm>
 #include <bit>
 #include <charconv>
 #include <cmath>
@@ -34,6 +36,7 @@
 #include "kerec/core/vocabulary.hpp"
 #include "kerec/graph/builder.hpp"
 #include "kerec/graph/complementary_graph.hpp"
+#include "kerec/llm/prompt.hpp"
 
 namespace kerec {
 
@@ -47,7 +50,7 @@ struct GraphLoadOptions {
 namespace detail {
 
 inline constexpr char graph_magic[8] = {'K', 'E', 'R', 'E', 'C', 'G', 'R', 'F'};
-inline constexpr std::uint32_t graph_format_version = 1;
+inline constexpr std::uint32_t graph_format_version = 2;
 inline constexpr std::size_t graph_header_size = 128;
 
 struct GraphHeader {
@@ -55,22 +58,19 @@ struct GraphHeader {
     std::uint32_t format_version;
     std::uint32_t header_size;
     std::uint32_t id_bytes;
-    std::uint32_t lookup_width;
+    std::uint32_t lookup_bytes;
     std::uint32_t payload_bytes;
     std::uint32_t payload_tag;
     std::uint64_t node_count;
     std::uint64_t edge_count;
     std::uint64_t graph_version;
     std::int64_t time;
-    std::uint64_t offsets_pos;
-    std::uint64_t targets_pos;
-    std::uint64_t weights_pos;
-    std::uint64_t lookup_pos;
-    std::uint64_t payload_pos;
+    std::uint64_t rationale_count;  ///< strings in the rationale pool; 0 = the graph carries none
+    std::uint64_t rationale_bytes;
     std::uint64_t file_size;
     std::uint32_t body_crc;
     std::uint32_t flags;
-    std::uint32_t reserved;
+    std::uint8_t reserved[28];
     std::uint32_t header_crc;  ///< CRC-32C of bytes [0, 124)
 };
 static_assert(sizeof(GraphHeader) == graph_header_size);
@@ -78,20 +78,33 @@ static_assert(offsetof(GraphHeader, header_crc) == 124);
 
 constexpr std::uint64_t align64(std::uint64_t x) noexcept { return (x + 63) & ~std::uint64_t{63}; }
 
-/// The canonical layout for n nodes and m edges (positions of each section and the file size).
+/// The canonical layout: where each section starts, and the file size. Fully determined by the
+/// sizes in the header (the loader recomputes it).
 struct GraphLayout {
-    std::uint64_t offsets, targets, weights, lookup, payload, end;
+    std::uint64_t offsets, targets, weights, lookup, payload, rationale_ids, rationale_offsets, rationale_bytes, end;
 };
-inline GraphLayout graph_layout(std::uint64_t n, std::uint64_t m, std::uint64_t lookup_width,
-                                std::uint64_t payload_bytes) noexcept {
+inline GraphLayout graph_layout(const GraphHeader& h) noexcept {
+    const std::uint64_t n = h.node_count, m = h.edge_count, k = h.rationale_count;
     GraphLayout l{};
     l.offsets = graph_header_size;
     l.targets = align64(l.offsets + (n + 1) * 8);
     l.weights = align64(l.targets + m * 4);
     l.lookup = align64(l.weights + m * 4);
-    l.payload = align64(l.lookup + m * lookup_width);
-    l.end = l.payload + m * payload_bytes;
+    l.payload = align64(l.lookup + m * 2);
+    l.end = l.payload + m * h.payload_bytes;
+    if (k > 0) {
+        l.rationale_ids = align64(l.end);
+        l.rationale_offsets = align64(l.rationale_ids + m * 4);
+        l.rationale_bytes = align64(l.rationale_offsets + (k + 1) * 8);
+        l.end = l.rationale_bytes + h.rationale_bytes;
+    }
     return l;
+}
+
+/// `count` elements of type T at byte `pos` of a validated, 64-byte aligned file image.
+template <class T>
+std::span<const T> section(const std::byte* base, std::uint64_t pos, std::size_t count) noexcept {
+    return {reinterpret_cast<const T*>(base + pos), count};
 }
 
 template <class EdgeData>
@@ -112,12 +125,14 @@ void for_each_body_chunk(const Graph& g, const GraphLayout& l, Sink&& sink) {
     put(l.offsets, g.offsets().data(), g.offsets().size_bytes());
     put(l.targets, g.targets().data(), g.targets().size_bytes());
     put(l.weights, g.weights().data(), g.weights().size_bytes());
-    if (g.lookup_width() == 2)
-        put(l.lookup, g.lookup16().data(), g.lookup16().size_bytes());
-    else
-        put(l.lookup, g.lookup32().data(), g.lookup32().size_bytes());
+    const auto lookup = GraphAccess::lookup(g);
+    put(l.lookup, lookup.data(), lookup.size_bytes());
     put(l.payload, g.payload().data(), g.payload().size_bytes());
-    if (l.end > pos) sink(zeros, static_cast<std::size_t>(l.end - pos));
+    if (g.has_rationales()) {
+        put(l.rationale_ids, g.rationale_ids().data(), g.rationale_ids().size_bytes());
+        put(l.rationale_offsets, g.rationales()->offsets().data(), g.rationales()->offsets().size_bytes());
+        put(l.rationale_bytes, g.rationales()->bytes().data(), g.rationales()->bytes().size());
+    }
 }
 
 template <class Graph>
@@ -128,16 +143,19 @@ GraphHeader make_header(const Graph& g) {
     h.format_version = graph_format_version;
     h.header_size = graph_header_size;
     h.id_bytes = 4;
-    h.lookup_width = static_cast<std::uint32_t>(g.lookup_width());
+    h.lookup_bytes = 2;
     h.payload_bytes = Graph::has_payload ? static_cast<std::uint32_t>(sizeof(EdgeData)) : 0;
     h.payload_tag = payload_tag<EdgeData>();
     h.node_count = g.node_count();
     h.edge_count = g.edge_count();
     h.graph_version = g.version();
     h.time = g.time();
-    const GraphLayout l = graph_layout(h.node_count, h.edge_count, h.lookup_width, h.payload_bytes);
-    h.offsets_pos = l.offsets, h.targets_pos = l.targets, h.weights_pos = l.weights;
-    h.lookup_pos = l.lookup, h.payload_pos = l.payload, h.file_size = l.end;
+    if (g.has_rationales()) {
+        h.rationale_count = g.rationales()->size();
+        h.rationale_bytes = g.rationales()->bytes().size();
+    }
+    const GraphLayout l = graph_layout(h);
+    h.file_size = l.end;
     std::uint32_t crc = 0;
     for_each_body_chunk(g, l, [&](const void* p, std::size_t size) { crc = crc32c(p, size, crc); });
     h.body_crc = crc;
@@ -154,8 +172,7 @@ std::string serialize_graph(const Graph& g) {
     std::string out;
     out.reserve(static_cast<std::size_t>(h.file_size));
     out.append(reinterpret_cast<const char*>(&h), sizeof h);
-    const auto l = detail::graph_layout(h.node_count, h.edge_count, h.lookup_width, h.payload_bytes);
-    detail::for_each_body_chunk(g, l, [&](const void* p, std::size_t size) { out.append(static_cast<const char*>(p), size); });
+    detail::for_each_body_chunk(g, detail::graph_layout(h), [&](const void* p, std::size_t size) { out.append(static_cast<const char*>(p), size); });
     return out;
 }
 
@@ -165,8 +182,7 @@ void save_graph(const Graph& g, const std::filesystem::path& path) {
     const auto h = detail::make_header(g);
     AtomicFile file(path);
     file.write(&h, sizeof h);
-    const auto l = detail::graph_layout(h.node_count, h.edge_count, h.lookup_width, h.payload_bytes);
-    detail::for_each_body_chunk(g, l, [&](const void* p, std::size_t size) { file.write(p, size); });
+    detail::for_each_body_chunk(g, detail::graph_layout(h), [&](const void* p, std::size_t size) { file.write(p, size); });
     file.commit();
 }
 
@@ -197,25 +213,27 @@ Graph graph_from_bytes(std::span<const std::byte> bytes, std::shared_ptr<const v
     if (crc32c(bytes.data(), offsetof(detail::GraphHeader, header_crc)) != h.header_crc)
         throw fail("graph header checksum mismatch (corrupted header)");
     if (h.format_version != detail::graph_format_version)
-        throw fail(fmt::format("graph format version {} (expected {})", h.format_version, detail::graph_format_version));
+        throw fail(fmt::format("graph format version {} (expected {}; rebuild or re-save the graph)", h.format_version,
+                               detail::graph_format_version));
     if (h.header_size != detail::graph_header_size)
         throw fail(fmt::format("header size {} (expected {})", h.header_size, detail::graph_header_size));
     if (h.id_bytes != 4) throw fail(fmt::format("id width {} bytes (expected 4)", h.id_bytes));
+    if (h.lookup_bytes != 2) throw fail(fmt::format("lookup width {} bytes (expected 2)", h.lookup_bytes));
     const std::uint32_t want_payload = Graph::has_payload ? static_cast<std::uint32_t>(sizeof(EdgeData)) : 0;
     if (h.payload_bytes != want_payload || h.payload_tag != detail::payload_tag<EdgeData>())
         throw fail(fmt::format("edge payload is {} bytes with tag {:08x}, expected payload '{}' ({} bytes)",
                                h.payload_bytes, h.payload_tag, Traits::name, want_payload));
-    if (h.flags != 0 || h.reserved != 0) throw fail("unknown header flags (expected 0)");
+    if (h.flags != 0 || std::any_of(std::begin(h.reserved), std::end(h.reserved), [](std::uint8_t b) { return b != 0; }))
+        throw fail("unknown header flags or reserved bytes (expected 0)");
     if (h.node_count > 0xFFFFFFFFull) throw fail(fmt::format("node count {} exceeds 2^32 - 1", h.node_count));
     if (h.edge_count > (std::uint64_t{1} << 40)) throw fail(fmt::format("edge count {} exceeds 2^40", h.edge_count));
-    if (h.edge_count == 0 ? h.lookup_width != 0 : (h.lookup_width != 2 && h.lookup_width != 4))
-        throw fail(fmt::format("lookup width {} (expected 2 or 4, 0 without edges)", h.lookup_width));
-    const auto l = detail::graph_layout(h.node_count, h.edge_count, h.lookup_width, h.payload_bytes);
-    if (h.offsets_pos != l.offsets || h.targets_pos != l.targets || h.weights_pos != l.weights ||
-        h.lookup_pos != l.lookup || h.payload_pos != l.payload || h.file_size != l.end)
-        throw fail("section positions do not match the sizes in the header");
-    if (size < l.end)
-        throw fail(fmt::format("truncated graph file: {} bytes, header says {}", size, l.end));
+    if (h.rationale_count > 0xFFFFFFFFull || h.rationale_bytes > (std::uint64_t{1} << 40) ||
+        (h.rationale_count == 0 && h.rationale_bytes != 0) || (h.edge_count == 0 && h.rationale_count != 0))
+        throw fail(fmt::format("rationale pool of {} strings, {} bytes (expected < 2^32 strings, none without edges)",
+                               h.rationale_count, h.rationale_bytes));
+    const auto l = detail::graph_layout(h);
+    if (h.file_size != l.end) throw fail(fmt::format("file size {} in the header, the sizes in it give {}", h.file_size, l.end));
+    if (size < l.end) throw fail(fmt::format("truncated graph file: {} bytes, header says {}", size, l.end));
     if (size > l.end) throw fail(fmt::format("graph file has {} trailing bytes after the last section", size - l.end));
     if (opt.verify_checksum &&
         crc32c(bytes.data() + detail::graph_header_size, static_cast<std::size_t>(l.end - detail::graph_header_size)) !=
@@ -224,15 +242,12 @@ Graph graph_from_bytes(std::span<const std::byte> bytes, std::shared_ptr<const v
 
     const std::size_t n = static_cast<std::size_t>(h.node_count), m = static_cast<std::size_t>(h.edge_count);
     const auto* base = bytes.data();
-    std::span<const std::uint64_t> offsets(reinterpret_cast<const std::uint64_t*>(base + l.offsets), n + 1);
-    std::span<const Id> targets(reinterpret_cast<const Id*>(base + l.targets), m);
-    std::span<const float> weights(reinterpret_cast<const float*>(base + l.weights), m);
-    std::span<const std::uint16_t> lk16;
-    std::span<const std::uint32_t> lk32;
-    if (h.lookup_width == 2) lk16 = {reinterpret_cast<const std::uint16_t*>(base + l.lookup), m};
-    if (h.lookup_width == 4) lk32 = {reinterpret_cast<const std::uint32_t*>(base + l.lookup), m};
+    const auto offsets = detail::section<std::uint64_t>(base, l.offsets, n + 1);
+    const auto targets = detail::section<Id>(base, l.targets, m);
+    const auto weights = detail::section<float>(base, l.weights, m);
+    const auto lookup = detail::section<std::uint16_t>(base, l.lookup, m);
     std::span<const EdgeData> payload;
-    if constexpr (Graph::has_payload) payload = {reinterpret_cast<const EdgeData*>(base + l.payload), m};
+    if constexpr (Graph::has_payload) payload = detail::section<EdgeData>(base, l.payload, m);
 
     // Structure: offsets monotone in [0, m], ids in range, weights finite and sorted, lookup a
     // permutation ordering the row by target, payload valid.
@@ -243,6 +258,7 @@ Graph graph_from_bytes(std::span<const std::byte> bytes, std::shared_ptr<const v
         if (e < b || e > m)
             throw fail(fmt::format("row {}: offsets {}..{} are not increasing within [0, {}]", r, b, e, m));
         const std::uint64_t d = e - b;
+        if (d > Graph::max_degree_limit) throw fail(fmt::format("row {}: {} edges (at most {})", r, d, Graph::max_degree_limit));
         for (std::uint64_t i = b; i < e; ++i) {
             if (!targets[i].valid() || targets[i].index() >= n)
                 throw fail(fmt::format("edge {} (row {}): target {} is not a node (node count {})", i, r,
@@ -257,16 +273,37 @@ Graph graph_from_bytes(std::span<const std::byte> bytes, std::shared_ptr<const v
                     throw fail(fmt::format("edge {} (row {}): invalid {} payload", i, r, Traits::name));
         }
         for (std::uint64_t j = 0; j < d; ++j) {
-            const std::uint64_t pos = h.lookup_width == 2 ? lk16[b + j] : lk32[b + j];
+            const std::uint64_t pos = lookup[b + j];
             if (pos >= d) throw fail(fmt::format("row {}: lookup entry {} = {} is outside the row (degree {})", r, j, pos, d));
-            if (j > 0) {
-                const std::uint64_t prev = h.lookup_width == 2 ? lk16[b + j - 1] : lk32[b + j - 1];
-                if (!(targets[b + prev] < targets[b + pos]))
-                    throw fail(fmt::format("row {}: lookup does not order the row by target", r));
-            }
+            if (j > 0 && !(targets[b + lookup[b + j - 1]] < targets[b + pos]))
+                throw fail(fmt::format("row {}: lookup does not order the row by target", r));
         }
     }
-    return Graph::view(std::move(keep), offsets, targets, weights, lk16, lk32, payload, h.graph_version, h.time);
+
+    // Rationales: offsets from 0 (string 0 empty) to the byte count, UTF-8 strings, ids in range.
+    std::span<const std::uint32_t> rationale_ids;
+    std::shared_ptr<const RationaleTable> rationales;
+    if (const std::size_t k = static_cast<std::size_t>(h.rationale_count); k > 0) {
+        rationale_ids = detail::section<std::uint32_t>(base, l.rationale_ids, m);
+        const auto roff = detail::section<std::uint64_t>(base, l.rationale_offsets, k + 1);
+        const auto rbytes = detail::section<char>(base, l.rationale_bytes, static_cast<std::size_t>(h.rationale_bytes));
+        if (roff[0] != 0 || roff[1] != 0) throw fail("rationale 0 is not the empty string");
+        if (roff[k] != h.rationale_bytes)
+            throw fail(fmt::format("rationale offsets end at {} (expected the byte count {})", roff[k], h.rationale_bytes));
+        for (std::size_t i = 0; i < k; ++i) {
+            if (roff[i + 1] < roff[i] || roff[i + 1] > h.rationale_bytes)
+                throw fail(fmt::format("rationale {}: offsets {}..{} are not increasing within [0, {}]", i, roff[i], roff[i + 1],
+                                       h.rationale_bytes));
+            if (!valid_utf8(std::string_view(rbytes.data() + roff[i], static_cast<std::size_t>(roff[i + 1] - roff[i]))))
+                throw fail(fmt::format("rationale {} is not valid UTF-8", i));
+        }
+        for (std::size_t i = 0; i < m; ++i)
+            if (rationale_ids[i] >= k)
+                throw fail(fmt::format("edge {}: rationale id {} is outside the pool ({} strings)", i, rationale_ids[i], k));
+        rationales = detail::GraphAccess::table_view(keep, roff, rbytes);
+    }
+    return detail::GraphAccess::view<Graph>(std::move(keep), offsets, targets, weights, lookup, payload, rationale_ids,
+                                            std::move(rationales), h.graph_version, h.time);
 }
 
 /// Own a copy of `bytes` and parse it (convenience for small buffers).
@@ -291,6 +328,15 @@ Graph load_graph(const std::filesystem::path& path, const GraphLoadOptions& opt 
 // TSV
 
 namespace detail {
+/// A field as quoted in error messages: escaped, at most `max` bytes of it (cut at a UTF-8
+/// boundary) and "…" when longer, so a huge bad field cannot blow up the message.
+inline std::string quote_field(std::string_view s, std::size_t max = 80) {
+    if (s.size() <= max) return escape_field(s);
+    std::size_t cut = max;
+    while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
+    return escape_field(s.substr(0, cut)) + "\xE2\x80\xA6";
+}
+
 template <class Id>
 bool parse_id(std::string_view s, const Vocabulary<Id>* names, Id& out) {
     if (names) {
@@ -369,17 +415,17 @@ std::vector<GraphEdge<Id, EdgeData>> read_graph_tsv_edges(const std::filesystem:
                                               Traits::tsv_fields ? ", payload" : ""));
         GraphEdge<Id, EdgeData> e;
         if (!detail::parse_id(fields[0], names, e.from))
-            throw reader.error(1, fmt::format("field 'from' = '{}' is not a {}", escape_field(fields[0]),
+            throw reader.error(1, fmt::format("field 'from' = '{}' is not a {}", detail::quote_field(fields[0]),
                                               names ? "known name" : "decimal id below 2^32-1"));
         if (!detail::parse_id(fields[1], names, e.to))
             throw reader.error(static_cast<std::uint64_t>(fields[1].data() - line.data()) + 1,
-                               fmt::format("field 'to' = '{}' is not a {}", escape_field(fields[1]),
+                               fmt::format("field 'to' = '{}' is not a {}", detail::quote_field(fields[1]),
                                            names ? "known name" : "decimal id below 2^32-1"));
         const auto w = fields[2];
         const auto r = std::from_chars(w.data(), w.data() + w.size(), e.weight);
         if (r.ec != std::errc{} || r.ptr != w.data() + w.size() || !std::isfinite(e.weight))
             throw reader.error(static_cast<std::uint64_t>(w.data() - line.data()) + 1,
-                               fmt::format("field 'weight' = '{}' is not a finite number", escape_field(w)));
+                               fmt::format("field 'weight' = '{}' is not a finite number", detail::quote_field(w)));
         if constexpr (Traits::tsv_fields > 0) {
             if (!Traits::parse(std::span<const std::string_view>(fields).subspan(3), e.payload) || !Traits::valid(e.payload))
                 throw reader.error(static_cast<std::uint64_t>(fields[3].data() - line.data()) + 1,
