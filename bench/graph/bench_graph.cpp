@@ -18,6 +18,7 @@
 
 #include <boost/graph/compressed_sparse_row_graph.hpp>
 
+#include <kerec/core/item_entity_map.hpp>
 #include <kerec/core/random.hpp>
 #include <kerec/eval/stats.hpp>
 #include <kerec/graph/builder.hpp>
@@ -102,7 +103,7 @@ TEST_CASE("graph: kerec CSR vs Boost compressed_sparse_row_graph") {
 
     const G g = B::build(edges, opt);
     const std::size_t gm = g.edge_count();
-    std::fprintf(stderr, "kerec: %zu edges after dedupe (of %zu), lookup width %zu\n", gm, m, g.lookup_width());
+    std::fprintf(stderr, "kerec: %zu edges after dedupe (of %zu), max degree %zu\n", gm, m, g.max_degree());
     edges.clear();
     edges.shrink_to_fit();
     BoostCSR bg(boost::edges_are_unsorted_multi_pass, pairs.begin(), pairs.end(), weights.begin(), n);
@@ -114,10 +115,8 @@ TEST_CASE("graph: kerec CSR vs Boost compressed_sparse_row_graph") {
     BENCHMARK("kerec iterate") {
         double sum = 0;
         std::uint64_t ids = 0;
-        for (std::size_t r = 0; r < n; ++r) {
-            const auto row = g.neighbors(EntityId(static_cast<std::uint32_t>(r)));
-            for (std::size_t j = 0; j < row.size(); ++j) sum += row.weights[j], ids += row.targets[j].value();
-        }
+        for (std::size_t r = 0; r < n; ++r)
+            for (auto [target, weight] : g.neighbors(EntityId(static_cast<std::uint32_t>(r)))) sum += weight, ids += target.value();
         return sum + static_cast<double>(ids);
     };
     BENCHMARK("boost iterate") {
@@ -184,7 +183,9 @@ TEST_CASE("graph: feedback-learned weights vs hidden strengths") {
     const auto js = sim::noisy_judgments(world, 3, {.miss_share = 0.1, .false_positive_share = 0.2, .model = "noisy"});
     const auto g0 = build_graph<EdgeFeedback>(std::span<const Judgment>(js));
     const double llm_only = sim::graph_strength_spearman(world, g0);
-    const auto items = item_entity_map(world.items());
+    std::vector<EntityId> entity_of_item;
+    for (const auto& item : world.items()) entity_of_item.push_back(item.entity);
+    const auto items = ItemEntityMap::from_primary(entity_of_item, world.entities().size());
     FeedbackOptions o;
     o.estimate_position_bias = true;
     double last = 0;
