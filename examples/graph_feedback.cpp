@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include <kerec/core/item_entity_map.hpp>
 #include <kerec/core/progress.hpp>
 #include <kerec/eval/stats.hpp>
 #include <kerec/graph/builder.hpp>
@@ -48,9 +49,7 @@ int main(int argc, char** argv) {
         const auto world = sim::World::generate(cfg, bar.callback());
         const auto judgments = sim::noisy_judgments(world, 3, {.miss_share = 0.1, .false_positive_share = 0.2, .model = "simulated"});
 
-        GraphBuildOptions build;
-        build.progress = bar.callback();
-        const auto graph = build_graph<EdgeFeedback>(judgments, JudgmentPrior{}, build);
+        const auto graph = build_graph<EdgeFeedback>(judgments, {.progress = bar.callback()});
         std::printf("%s world: %zu entities, %zu hidden complements, %zu events\n", preset.c_str(),
                     world.entity_info().size(), world.complement_edges().size(), world.events().size());
         std::printf("graph from %zu judgments: %llu edges, %.1f bytes/edge\n", judgments.size(),
@@ -64,7 +63,9 @@ int main(int argc, char** argv) {
         opt.estimate_position_bias = true;
         opt.thompson = thompson;
         FeedbackLearner learner(opt);
-        const auto items = item_entity_map(world.items());
+        std::vector<EntityId> entity_of_item;
+        for (const auto& item : world.items()) entity_of_item.push_back(item.entity);
+        const auto items = ItemEntityMap::from_primary(entity_of_item, world.entities().size());
 
         // Feed the log one day at a time, publishing a snapshot after each day.
         const auto log = world.events();

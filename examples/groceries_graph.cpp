@@ -123,12 +123,10 @@ int main(int argc, char** argv) try {
     const std::span<const Basket> held_out(baskets.data() + n_train, baskets.size() - n_train);
 
     // Learned weights: training baskets as exposure/click feedback on the graph's edges.
-    std::vector<EntityId> identity(categories.size());
-    for (std::uint32_t i = 0; i < identity.size(); ++i) identity[i] = EntityId{i};
     const auto events = basket_feedback_events(train, prior);
     FeedbackOptions feedback_options;
     feedback_options.half_life = 0.0;  // one month of data: no decay
-    const auto learned = FeedbackLearner(feedback_options).learn(prior, events, identity);
+    const auto learned = FeedbackLearner(feedback_options).learn(prior, events, basket_item_map(categories.size()));
     const FeedbackGraph& g = learned.graph;
 
     // Held-out click rate of every edge whose trigger appears in the held-out baskets.
