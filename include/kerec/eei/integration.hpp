@@ -320,15 +320,19 @@ private:
     EEIWorkspace<Scalar> ws_;
 };
 
-/// Base ranker + frozen E-E-I + integration (a RecallScorer): the logit of the final score
-/// σ(a·base + b·eei + c) of each candidate's segment. Candidates are scored as shown at
-/// position 0 at the request's time.
+/// Base ranker + frozen E-E-I + integration (a RecallScorer). Each candidate scores
+///   log σ(a·base + b·eei + c) + log r_trigger        (weight_by_recency, the default)
+/// i.e. the integrated click probability of its segment, discounted by how recent the purchase
+/// behind its path is; or the bare logit a·base + b·eei + c. Candidates are scored as shown at
+/// position 0 at the request's time. `base.score` must be safe to call from every thread that
+/// uses a copy of the scorer.
 template <class Base, class Scalar = float>
     requires BaseRanker<Base>
 class IntegratedScorer {
 public:
-    IntegratedScorer(Base& base, EEIScorer<Scalar> eei, const EEIIntegration& integration, const ItemSegments& segments)
-        : base_(&base), eei_(std::move(eei)), integ_(&integration), seg_(&segments) {}
+    IntegratedScorer(Base& base, EEIScorer<Scalar> eei, const EEIIntegration& integration, const ItemSegments& segments,
+                     bool weight_by_recency = true)
+        : base_(&base), eei_(std::move(eei)), integ_(&integration), seg_(&segments), recency_(weight_by_recency) {}
 
     void score(const RecommendRequest& r, std::span<const RecallCandidate> c, std::span<float> logits) {
         const std::size_t n = c.size();
@@ -336,7 +340,13 @@ public:
         for (std::size_t i = 0; i < n; ++i) cands_[i] = Candidate{r.user, c[i].item, c[i].trigger, c[i].entity, 0, r.now};
         base_->score(std::span<const Candidate>(cands_), std::span<float>(base_logits_));
         eei_.score(r, c, eei_logits_);
-        for (std::size_t i = 0; i < n; ++i) logits[i] = integ_->logit(base_logits_[i], eei_logits_[i], seg_->of(c[i].item));
+        for (std::size_t i = 0; i < n; ++i) {
+            const double z = integ_->logit(base_logits_[i], eei_logits_[i], seg_->of(c[i].item));
+            // log σ(z) = −log(1 + e^(−z)), computed stably
+            logits[i] = recency_ ? static_cast<float>(-(std::max(-z, 0.0) + std::log1p(std::exp(-std::abs(z)))) +
+                                                      std::log(std::max<double>(c[i].recency, 1e-30)))
+                                 : static_cast<float>(z);
+        }
     }
 
 private:
@@ -344,6 +354,7 @@ private:
     EEIScorer<Scalar> eei_;
     const EEIIntegration* integ_;
     const ItemSegments* seg_;
+    bool recency_;
     std::vector<Candidate> cands_;
     std::vector<float> base_logits_, eei_logits_;
 };
