@@ -19,6 +19,7 @@
 #include <kerec/core/random.hpp>
 #include <kerec/eval/bootstrap.hpp>
 #include <kerec/eval/metrics.hpp>
+#include <kerec/eval/ranking_evaluation.hpp>
 
 #include "../test_util.hpp"
 
@@ -291,6 +292,35 @@ TEST_CASE("bootstrap: seeded, percentile, clustered by unit") {
     CHECK_THROWS_AS(bootstrap_mean(v, std::vector<std::uint32_t>{1, 2}), InvalidArgument);
     CHECK_THROWS_WITH_AS(bootstrap(4, [](std::span<const std::uint32_t>) { return std::nan(""); }, o), doctest::Contains("NaN on"),
                          InvalidArgument);
+}
+
+TEST_CASE("ranking evaluation: per-query metrics, their means and intervals, coverage") {
+    RankingEvaluation ev(2, 10);
+    ev.add(ids({5, 3, 9}), ids({3}));          // hit at 2
+    ev.add(ids({1, 2}), ids({7, 8}));          // miss
+    std::vector<Recommendation> recs{{.item = ItemId{4}, .score = 1.0f, .why = {}}};
+    ev.add(recs, ids({4, 6}), UserId{3});      // hit at 1, recall 1/2
+    REQUIRE(ev.queries() == 3);
+    CHECK(std::vector<double>(ev.recall().begin(), ev.recall().end()) == std::vector<double>{1.0, 0.0, 0.5});
+    CHECK(ev.reciprocal_rank()[0] == 0.5);
+    CHECK(ev.hit()[2] == 1.0);
+    CHECK(ev.ndcg()[0] == doctest::Approx(1 / std::log2(3.0)));
+    const auto s = ev.summary();
+    CHECK(s.queries == 3);
+    CHECK(s.recall.estimate == doctest::Approx(0.5));
+    CHECK(s.hit_rate.estimate == doctest::Approx(2.0 / 3));
+    CHECK(s.mrr.estimate == doctest::Approx(0.5));
+    CHECK(s.recall.lower <= s.recall.estimate);
+    CHECK(s.recall.upper >= s.recall.estimate);
+    CHECK(s.coverage == doctest::Approx(0.5));  // 5, 3, 1, 2, 4 (9 is beyond k)
+    // A bad query is rejected and leaves nothing behind.
+    CHECK_THROWS_AS(ev.add(ids({1, 1}), ids({1})), InvalidArgument);
+    CHECK_THROWS_AS(ev.add(ids({1}), std::vector<ItemId>{}), InvalidArgument);
+    CHECK_THROWS_AS(ev.add(ids({11}), ids({1})), OutOfRange);
+    CHECK_THROWS_AS(ev.add(ids({1}), ids({1}), UserId::invalid()), InvalidArgument);
+    CHECK(ev.queries() == 3);
+    CHECK_THROWS_AS(RankingEvaluation(0, 10), InvalidArgument);
+    CHECK_THROWS_AS(RankingEvaluation(2, 10).summary(), InvalidArgument);
 }
 
 TEST_CASE("metrics agree with scikit-learn on random inputs") {
