@@ -276,10 +276,10 @@ TEST_CASE("popularity: most bought first, decayed by age, context and exclusions
     pop.recommend(RecommendRequest{.user = UserId{0}, .context = {}, .now = 0, .k = 100, .exclude = {}}, out);
     CHECK(out.size() == 5);  // items never bought are not recommended
     // Half-life 50: the two old baskets weigh 1/4, so item 4 (three recent) leads item 1.
-    PopularityRecommender decayed(b, PopularityOptions{.half_life = 50});
+    PopularityRecommender decayed(b, PopularityRecommenderOptions{.half_life = 50});
     CHECK(decayed.score(ItemId{1}) == doctest::Approx(1 + 0.25 + 0.25));
     CHECK(decayed.ranking()[0] == ItemId{4});
-    CHECK_THROWS_AS(PopularityRecommender(b, PopularityOptions{.half_life = -1}), InvalidArgument);
+    CHECK_THROWS_AS(PopularityRecommender(b, PopularityRecommenderOptions{.half_life = -1}), InvalidArgument);
     const auto far = context_of(ids({8}));
     CHECK_THROWS_WITH_AS(pop.recommend(RecommendRequest{.user = UserId{0}, .context = far, .now = 0, .k = 3, .exclude = {}}, out),
                          doctest::Contains("context item 8 (expected < 8"), OutOfRange);

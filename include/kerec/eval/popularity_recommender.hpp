@@ -25,13 +25,13 @@
 
 namespace kerec {
 
-struct PopularityOptions {
+struct PopularityRecommenderOptions {
     double half_life = 0.0;  ///< seconds (the unit of Baskets::time); 0 = no decay
 };
 
 class PopularityRecommender {
 public:
-    explicit PopularityRecommender(const Baskets& training, PopularityOptions options = {})
+    explicit PopularityRecommender(const Baskets& training, PopularityRecommenderOptions options = {})
         : score_(training.item_count(), 0.0), filter_(training.item_count()) {
         if (!(std::isfinite(options.half_life) && options.half_life >= 0.0))
             throw InvalidArgument(fmt::format("PopularityRecommender: half_life = {} (expected finite and >= 0)", options.half_life));
