@@ -272,6 +272,14 @@ inline void split_tsv(std::string_view line, std::vector<std::string_view>& fiel
     split(line, '\t', fields);
 }
 
+/// `s` without leading and trailing ASCII whitespace (space, \t, \n, \r, \f, \v).
+constexpr std::string_view trim_whitespace(std::string_view s) noexcept {
+    auto space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; };
+    while (!s.empty() && space(s.front())) s.remove_prefix(1);
+    while (!s.empty() && space(s.back())) s.remove_suffix(1);
+    return s;
+}
+
 /// Escape a value for a one-line text field: backslash, tab, newline and CR become \\ \t \n \r.
 inline std::string escape_field(std::string_view value) {
     std::string out;

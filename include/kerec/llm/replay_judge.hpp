@@ -31,8 +31,6 @@
 #include "kerec/core/io.hpp"
 #include "kerec/llm/judge.hpp"
 #include "kerec/llm/judgment.hpp"
-#include "kerec/llm/prompt.hpp"
-#include "kerec/llm/response_parser.hpp"
 
 namespace kerec {
 
@@ -70,7 +68,7 @@ public:
 
     /// The recorded answer for (name_a, name_b), if any.
     std::optional<std::pair<Label, float>> lookup(std::string_view name_a, std::string_view name_b) const {
-        if (const Entry* e = find_(std::string(detail::trim(name_a)), std::string(detail::trim(name_b))))
+        if (const Entry* e = find_(std::string(trim_whitespace(name_a)), std::string(trim_whitespace(name_b))))
             return std::pair<Label, float>{e->label, e->confidence};
         return std::nullopt;
     }
@@ -80,7 +78,7 @@ public:
         out.reserve(queries.size());
         for (const auto& q : queries) {
             Judgment j = unanswered_judgment(q, opt_.model, opt_.prompt_version);
-            const Entry* e = find_(std::string(detail::trim(q.name_a)), std::string(detail::trim(q.name_b)));
+            const Entry* e = find_(std::string(trim_whitespace(q.name_a)), std::string(trim_whitespace(q.name_b)));
             if (!e) e = find_("#" + std::to_string(q.a.value()), "#" + std::to_string(q.b.value()));
             if (e) {
                 j.label = e->label;
@@ -105,7 +103,7 @@ private:
         if (!in.next(line)) throw ParseError(in.name(), 1, 0, "empty file (expected a header line)");
         std::vector<std::string_view> f;
         split_tsv(line, f);
-        for (auto& x : f) x = detail::trim(x);
+        for (auto& x : f) x = trim_whitespace(x);
         const bool groceries = f.size() == 4 && f[0] == "item_a" && f[1] == "item_b" && f[2] == "label" && f[3] == "confidence";
         const bool own = f.size() == 10 && f[0] == "a" && f[1] == "b" && f[2] == "name_a" && f[3] == "name_b" &&
                          f[4] == "label" && f[5] == "confidence";
@@ -115,15 +113,15 @@ private:
         r.unordered_ = groceries;
         std::string na, nb;
         while (in.next(line)) {
-            if (detail::trim(line).empty()) continue;
+            if (trim_whitespace(line).empty()) continue;
             split_tsv(line, f);
             Entry e;
             std::string ka, kb;
             if (groceries) {
                 if (f.size() != 4) throw in.error(0, fmt::format("{} fields (expected 4)", f.size()));
-                ka = std::string(detail::trim(f[0]));
-                kb = std::string(detail::trim(f[1]));
-                const auto lab = detail::trim(f[2]);
+                ka = std::string(trim_whitespace(f[0]));
+                kb = std::string(trim_whitespace(f[1]));
+                const auto lab = trim_whitespace(f[2]);
                 if (lab != "0" && lab != "1") throw in.error(0, fmt::format("label '{}' (expected 0 or 1)", detail::excerpt(lab)));
                 e.label = lab == "1" ? Label::yes : Label::no;
                 e.confidence = confidence_(in, f[3]);
@@ -137,19 +135,19 @@ private:
                 }
                 if (!unescape_field(f[2], na, &bad) || !unescape_field(f[3], nb, &bad))
                     throw in.error(0, "bad escape sequence in a name");
-                ka = std::string(detail::trim(na));
-                kb = std::string(detail::trim(nb));
+                ka = std::string(trim_whitespace(na));
+                kb = std::string(trim_whitespace(nb));
                 if (ka.empty() || kb.empty()) {  // no names: match by ids
-                    ka = "#" + std::string(detail::trim(f[0]));
-                    kb = "#" + std::string(detail::trim(f[1]));
+                    ka = "#" + std::string(trim_whitespace(f[0]));
+                    kb = "#" + std::string(trim_whitespace(f[1]));
                     std::uint32_t id = 0;
-                    for (auto v : {detail::trim(f[0]), detail::trim(f[1])}) {
+                    for (auto v : {trim_whitespace(f[0]), trim_whitespace(f[1])}) {
                         const auto res = std::from_chars(v.data(), v.data() + v.size(), id);
                         if (res.ec != std::errc() || res.ptr != v.data() + v.size())
                             throw in.error(0, fmt::format("entity id '{}' (expected an unsigned integer)", detail::excerpt(v)));
                     }
                 }
-                const auto lab = detail::trim(f[4]);
+                const auto lab = trim_whitespace(f[4]);
                 if (lab == "yes") e.label = Label::yes;
                 else if (lab == "no") e.label = Label::no;
                 else if (lab == "unknown") e.label = Label::unknown;
@@ -161,7 +159,7 @@ private:
                 e.rationale = std::move(rationale);
             }
             if (ka.empty() || kb.empty()) throw in.error(0, "empty entity name");
-            if (!valid_utf8(ka) || !valid_utf8(kb)) throw in.error(0, "entity name is not valid UTF-8");
+            if (invalid_utf8(ka) || invalid_utf8(kb)) throw in.error(0, "entity name is not valid UTF-8");
             if (groceries && kb < ka) std::swap(ka, kb);  // unordered: one key per pair
             e.line = in.line_number();
             auto [it, fresh] = r.map_.emplace(key_(ka, kb), e);
@@ -196,7 +194,7 @@ private:
         return k;
     }
     static float confidence_(const LineReader& in, std::string_view field) {
-        const auto t = detail::trim(field);
+        const auto t = trim_whitespace(field);
         float c = 0;
         const auto res = std::from_chars(t.data(), t.data() + t.size(), c);
         if (res.ec != std::errc() || res.ptr != t.data() + t.size() || !(c >= 0.0f && c <= 1.0f))
