@@ -189,3 +189,88 @@ TEST_CASE("HTTP judge under injected faults (loopback server)") {
     CHECK(answered == q.size());
 }
 #endif
+
+// ---------------------------------------------------------------------------------------------
+// Judgment store: recovery from damage (its own block; the llm.http part above is separate).
+// store.bitflip.records_lost: over every bit position of a 200-record judgment log, the records
+// lost other than the one the flipped bit hit (must be 0). store.scan.*: reopening cost of a
+// clean log and of one with every 100th record damaged (the resynchronising scan).
+// ---------------------------------------------------------------------------------------------
+#include <kerec/core/record_log.hpp>
+#include <kerec/llm/judgment_store.hpp>
+
+namespace {
+std::string bench_judgment_log(std::uint32_t n, std::vector<std::size_t>* starts = nullptr) {
+    static const char* const reasons[] = {"often bought together", "confidence 87%.", "used when cooking the other",
+                                          "两者常一起购买", ""};
+    std::string log = RecordLog::file_header(), frame;
+    for (std::uint32_t i = 0; i < n; ++i) {
+        if (starts) starts->push_back(log.size());
+        RecordLog::encode_frame(JudgmentStore::encode(Judgment{.a = EntityId{i},
+                                                               .b = EntityId{(i * 7919u) % 5000u},
+                                                               .label = i % 3 ? Label::yes : Label::no,
+                                                               .confidence = 0.5f + static_cast<float>(i % 50) / 100.0f,
+                                                               .rationale = reasons[i % 5],
+                                                               .model = "gpt-4o-mini",
+                                                               .prompt_version = "kerec-complement-v1",
+                                                               .time = 1700000000 + i}),
+                                RecordLog::version, frame);
+        log += frame;
+    }
+    if (starts) starts->push_back(log.size());
+    return log;
+}
+}  // namespace
+
+TEST_CASE("judgment store: recovery after damage") {
+    std::vector<std::size_t> starts;
+    const std::string good = bench_judgment_log(200, &starts);
+    std::uint64_t positions = 0, lost_other = 0, kept_total = 0;
+    std::string bytes = good;
+    std::uint64_t kept = 0;
+    const RecordLog::Visitor count = [&](std::string_view payload, std::uint64_t offset) {
+        (void)JudgmentStore::decode(payload, "bench", offset);  // every kept record is a valid judgment
+        ++kept;
+    };
+    for (std::size_t byte = 0; byte < good.size(); ++byte) {
+        const bool header = byte < RecordLog::header_bytes;
+        for (int bit = 0; bit < 8; ++bit) {
+            bytes[byte] = static_cast<char>(good[byte] ^ (1 << bit));
+            kept = 0;
+            (void)RecordLog::scan_buffer(bytes, "bench", count);
+            const std::uint64_t expect = header ? 200 : 199;
+            lost_other += kept < expect ? expect - kept : 0;
+            kept_total += kept;
+            ++positions;
+        }
+        bytes[byte] = good[byte];
+    }
+    bench::emit("store.bitflip.records_lost", static_cast<double>(lost_other),
+                "records lost besides the one hit, over every bit of a 200-record log (must be 0)");
+    bench::emit("store.bitflip.positions", static_cast<double>(positions), "bit positions flipped");
+    bench::emit("store.bitflip.records_kept_per_flip", static_cast<double>(kept_total) / static_cast<double>(positions),
+                "records (of 200)");
+
+    starts.clear();
+    const std::string clean = bench_judgment_log(100000, &starts);
+    std::string damaged = clean;
+    for (std::size_t k = 0; k + 1 < starts.size(); k += 100) damaged[starts[k] + RecordLog::frame_bytes + 3] ^= 0x20;
+    std::uint64_t records = 0;
+    BENCHMARK("scan a clean 100k-record judgment log") {
+        records = RecordLog::scan_buffer(clean, "clean", {}).records;
+        return records;
+    };
+    std::uint64_t damaged_records = 0;
+    BENCHMARK("scan it with every 100th record damaged") {
+        damaged_records = RecordLog::scan_buffer(damaged, "damaged", {}).records;
+        return damaged_records;
+    };
+    const double mb = static_cast<double>(clean.size()) / 1e6;
+    bench::emit("store.scan.clean_mb_per_s", mb / bench::median_seconds("scan a clean 100k-record judgment log"),
+                "MB/s (open-time scan, one core)");
+    bench::emit("store.scan.damaged_mb_per_s", mb / bench::median_seconds("scan it with every 100th record damaged"),
+                "MB/s (1% of records damaged, resynchronising)");
+    CHECK(lost_other == 0);
+    CHECK(records == 100000);
+    CHECK(damaged_records == 99000);
+}
