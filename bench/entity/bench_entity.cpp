@@ -73,8 +73,8 @@ TEST_CASE("dictionary throughput vs hyperscan") {
     dopt.on_conflict = ConflictPolicy::first_wins;
     DictionaryExtractor dict = DictionaryExtractor::build(forms, dopt);
     const double build_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::fprintf(stderr, "kerec build %.2f s, %zu states (%zu dense), %.1f MiB\n", build_s, dict.stats().states,
-                 dict.stats().dense_states, static_cast<double>(dict.stats().memory_bytes) / (1 << 20));
+    std::fprintf(stderr, "kerec build %.2f s, %zu word-trie states, %.1f MiB\n", build_s, dict.stats().states,
+                 static_cast<double>(dict.stats().memory_bytes) / (1 << 20));
 
     // Hyperscan: the same forms, normalised (lower case, single spaces), as caseless literals
     // with start-of-match (leftmost) reporting.

@@ -208,7 +208,7 @@ std::vector<TrainingExample> head_silver_examples(const DictionaryExtractor& dic
         const std::size_t h = heads.head(ws.norm, 0, heads.core_end(ws.norm));
         if (h == HeadFinder::npos) continue;
         ws.matches.clear();
-        dictionary.find(ws.norm, ws.matches, ws.candidates);
+        dictionary.find(ws.norm, ws.matches, ws.scratch);
         const auto& tk = ws.norm.tokens()[h];
         const bool known = std::any_of(ws.matches.begin(), ws.matches.end(), [&](const DictMatch& m) {
             return m.begin <= tk.norm_begin && tk.norm_end <= m.end;

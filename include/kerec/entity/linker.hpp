@@ -139,7 +139,7 @@ std::vector<TrainingExample> silver_examples(const DictionaryExtractor& dictiona
         const std::string_view text(t);
         dictionary.normalizer().normalize(text, ws.norm);
         ws.matches.clear();
-        dictionary.find(ws.norm, ws.matches, ws.candidates);
+        dictionary.find(ws.norm, ws.matches, ws.scratch);
         if (ws.matches.empty() && options.skip_unmatched) continue;
         bool skip = false;
         if (options.skip_extendable)
