@@ -25,6 +25,7 @@
 #include "kerec/entity/dictionary.hpp"
 #include "kerec/entity/evaluate.hpp"
 #include "kerec/entity/head.hpp"
+#include "kerec/entity/item_entities.hpp"
 #include "kerec/entity/linker.hpp"
 #include "kerec/entity/mention.hpp"
 #include "kerec/entity/normalizer.hpp"
