@@ -361,7 +361,7 @@ TEST_CASE("sim world: silver-trained CRF finds held-out forms the dictionary can
     EntityPipeline crf_only(nullptr, tagger, linker, PipelineOptions{.use_dictionary = false});
     EntityPipeline both(dict, tagger, linker);
     DictionaryExtractor dict_only = *dict;
-    PrecisionRecall crf_in, crf_out, dict_out, both_in, linked;
+    PrecisionRecall crf_in, crf_out, dict_out, both_in;
     CandidateDiscovery discovery;
     std::vector<Mention> ms;
     std::size_t correct_entity = 0, in_titles = 0;
