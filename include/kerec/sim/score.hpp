@@ -21,7 +21,7 @@
 #include <fmt/format.h>
 
 #include "kerec/core/random.hpp"
-#include "kerec/eval/stats.hpp"
+#include "kerec/core/stats.hpp"
 #include "kerec/llm/judgment.hpp"
 #include "kerec/pairs/entity_pair.hpp"
 #include "kerec/sim/world.hpp"
