@@ -281,7 +281,7 @@ namespace {
 using FB = GraphBuilder<EntityId, EdgeFeedback>;
 
 Event ev(std::uint32_t user, std::uint32_t item, std::int64_t t, EventKind k, std::uint16_t pos, ItemId trigger) {
-    return Event{UserId(user), ItemId(item), t, k, pos, trigger};
+    return Event{.user = UserId(user), .item = ItemId(item), .time = t, .kind = k, .position = pos, .trigger = trigger};
 }
 
 

@@ -124,9 +124,9 @@ TEST_CASE("feedback: concurrent recorders and a publishing learner") {
     for (int round = 0; round < 20; ++round) {
         std::vector<Event> log;
         for (std::uint32_t b = 0; b < 20; ++b)
-            if (b != 3) log.push_back(Event{UserId(0), ItemId(b), round, EventKind::exposure, 0, ItemId(3)});
-        log.push_back(Event{UserId(0), ItemId(static_cast<std::uint32_t>(round % 19 + (round % 19 >= 3))), round,
-                            EventKind::click, 0, ItemId(3)});
+            if (b != 3) log.push_back(Event{.user = UserId(0), .item = ItemId(b), .time = round, .kind = EventKind::exposure, .trigger = ItemId(3)});
+        log.push_back(Event{.user = UserId(0), .item = ItemId(static_cast<std::uint32_t>(round % 19 + (round % 19 >= 3))),
+                            .time = round, .kind = EventKind::click, .trigger = ItemId(3)});
         learner.learn_and_publish(store, log, item_entity);
     }
     stop.store(true);

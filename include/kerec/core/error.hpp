@@ -27,6 +27,12 @@ public:
     explicit InvalidArgument(const std::string& what) : Error(what) {}
 };
 
+/// An id or index outside the range of the container it addresses (the message names both).
+class OutOfRange : public InvalidArgument {
+public:
+    explicit OutOfRange(const std::string& what) : InvalidArgument(what) {}
+};
+
 /// An operating-system level failure (open, write, fsync, rename, mmap...).
 class IoError : public Error {
 public:

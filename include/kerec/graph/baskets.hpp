@@ -45,8 +45,8 @@ std::vector<Event> basket_feedback_events(std::span<const Basket> baskets, const
                 const EntityId b = row.targets[r];
                 const ItemId shown{b.value()};
                 const auto pos = static_cast<std::uint16_t>(std::min<std::size_t>(r, 65535));
-                events.push_back(Event{user, shown, time, EventKind::exposure, pos, ItemId{a.value()}});
-                if (in_basket[b.index()]) events.push_back(Event{user, shown, time, EventKind::click, pos, ItemId{a.value()}});
+                events.push_back(Event{.user = user, .item = shown, .time = time, .kind = EventKind::exposure, .position = pos, .trigger = ItemId{a.value()}});
+                if (in_basket[b.index()]) events.push_back(Event{.user = user, .item = shown, .time = time, .kind = EventKind::click, .position = pos, .trigger = ItemId{a.value()}});
             }
         }
         for (EntityId e : basket)

@@ -265,6 +265,7 @@ inline FeedbackStats attribute_events(std::span<const Event> events, std::span<c
                 bill(ev);
                 continue;
             }
+            if (ev.kind != EventKind::exposure && ev.kind != EventKind::click) continue;  // views: not feedback
             const bool click = ev.kind == EventKind::click;
             ++(click ? s.clicks : s.exposures);
             const EntityId a = entity_of(ev.trigger), bb = entity_of(ev.item);
@@ -309,7 +310,7 @@ inline std::vector<double> estimate_position_weight(const FeedbackGraph& g, std:
     std::vector<double> exp(P, 0.0), clk(P, 0.0);
     std::size_t top = 0;
     for (const Event& ev : events) {
-        if (ev.kind == EventKind::bill || ev.position >= P) continue;
+        if ((ev.kind != EventKind::exposure && ev.kind != EventKind::click) || ev.position >= P) continue;
         const auto t = ev.trigger, i = ev.item;
         if (!t.valid() || t.index() >= item_entity.size() || !i.valid() || i.index() >= item_entity.size()) continue;
         if (!g.has_edge(item_entity[t.index()], item_entity[i.index()])) continue;

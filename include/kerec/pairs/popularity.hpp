@@ -29,10 +29,11 @@ struct PopularityOptions {
     double half_life = 0.0;
     /// Reference time for the decay; when unset, the latest event time.
     std::int64_t now = std::numeric_limits<std::int64_t>::min();
-    /// Weight of one event of each kind (bill, exposure, click). Bills only by default.
+    /// Weight of one event of each kind (bill, exposure, click, view). Bills only by default.
     double bill_weight = 1.0;
     double exposure_weight = 0.0;
     double click_weight = 0.0;
+    double view_weight = 0.0;
     /// When > 0, scores become rates: score / max(now - first event of the entity, rate_window),
     /// so an entity that arrived late (cold start) is not ranked low for having had less time.
     /// Same unit as Event::time. 0 = plain (decayed) counts.
@@ -63,7 +64,7 @@ public:
             throw InvalidArgument(fmt::format("Popularity: half_life = {} (expected finite and >= 0)", options.half_life));
         if (!std::isfinite(options.rate_window) || options.rate_window < 0.0)
             throw InvalidArgument(fmt::format("Popularity: rate_window = {} (expected finite and >= 0)", options.rate_window));
-        for (double w : {options.bill_weight, options.exposure_weight, options.click_weight})
+        for (double w : {options.bill_weight, options.exposure_weight, options.click_weight, options.view_weight})
             if (!std::isfinite(w) || w < 0.0)
                 throw InvalidArgument(fmt::format("Popularity: event weight {} (expected finite and >= 0)", w));
         std::int64_t now = options.now;
@@ -98,6 +99,7 @@ public:
                 case EventKind::bill: w = options.bill_weight; break;
                 case EventKind::exposure: w = options.exposure_weight; break;
                 case EventKind::click: w = options.click_weight; break;
+                case EventKind::view: w = options.view_weight; break;
             }
             if (w == 0.0) continue;
             if (inv_half > 0.0 && e.time < now)

@@ -143,7 +143,7 @@ struct Summary {
     std::size_t entities = 0, new_entities = 0, groups = 0, departments = 0;
     std::size_t forms = 0, dictionary_forms = 0, held_out_forms = 0;
     std::size_t items = 0, new_items = 0, held_out_titles = 0, users = 0;
-    std::size_t bills = 0, exposures = 0, clicks = 0;
+    std::size_t bills = 0, exposures = 0, clicks = 0, views = 0;
     std::size_t edges = 0;
     DegreeStats out_degree, in_degree;
     double cold_start_event_share = 0;  ///< share of events on items of the cold-start catalogue
@@ -241,9 +241,9 @@ public:
             const std::size_t n = std::min<std::size_t>(shown.size(), 1000);
             for (std::size_t k = 0; k < n; ++k) {
                 const auto pos = static_cast<std::uint16_t>(k);
-                out.push_back(Event{ev.user, shown[k], ev.time, EventKind::exposure, pos, ev.item});
+                out.push_back(Event{.user = ev.user, .item = shown[k], .time = ev.time, .kind = EventKind::exposure, .position = pos, .trigger = ev.item});
                 if (simulate_click(truth, shown[k], pos, rng))
-                    out.push_back(Event{ev.user, shown[k], ev.time, EventKind::click, pos, ev.item});
+                    out.push_back(Event{.user = ev.user, .item = shown[k], .time = ev.time, .kind = EventKind::click, .position = pos, .trigger = ev.item});
             }
         }
         return out;

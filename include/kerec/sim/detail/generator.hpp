@@ -550,7 +550,7 @@ private:
             }
         };
         auto push = [&](UserId u, std::uint32_t item, EventKind kind, std::uint16_t pos, ItemId trigger) {
-            if (ev.size() < target) ev.push_back(Event{u, ItemId{item}, now, kind, pos, trigger});
+            if (ev.size() < target) ev.push_back(Event{.user = u, .item = ItemId{item}, .time = now, .kind = kind, .position = pos, .trigger = trigger});
         };
         ProgressThrottle progress(progress_, "sim: events", target);
         const auto horizon = static_cast<double>(horizon_);
@@ -645,9 +645,10 @@ inline Summary World::summary() const {
             case EventKind::bill: ++s.bills; break;
             case EventKind::exposure: ++s.exposures; break;
             case EventKind::click: ++s.clicks; break;
+            case EventKind::view: ++s.views; break;
         }
         cold += items_[ev.item.index()].is_new;
-        if (ev.kind != EventKind::bill && ev.trigger.valid()) {
+        if ((ev.kind == EventKind::exposure || ev.kind == EventKind::click) && ev.trigger.valid()) {
             const bool comp = strength(items_[ev.trigger.index()].entity, items_[ev.item.index()].entity) > 0;
             if (ev.kind == EventKind::exposure) (comp ? comp_exp : other_exp)++;
             else (comp ? comp_clk : other_clk)++;
