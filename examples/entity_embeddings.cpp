@@ -48,8 +48,11 @@ int main(int argc, char** argv) {
 
         // 1. Sessions -> entity sequences (the substitute signal).
         const auto items = ItemEntityMap::from_primary(item_entity_map(world.items()), n);
+        //    Sessions end at a bill; a world without browsing views keeps whole sessions instead.
+        SequenceOptions so;
+        so.end_at_bill = std::any_of(world.events().begin(), world.events().end(), [](const Event& e) { return e.kind == EventKind::view; });
         SequenceStats st;
-        const auto seqs = build_sequences(world.events(), items, {}, &st);
+        const auto seqs = build_sequences(world.events(), items, so, &st);
         // 2. The complementary graph: an imperfect LLM (misses 30% of the complements), weights
         //    learned from the exposure/click feedback of the log.
         const auto judgments = sim::noisy_judgments(world, seed + 1, {.miss_share = 0.3, .false_positive_share = 0.2, .model = "simulated"});
