@@ -15,7 +15,7 @@
 #include <vector>
 
 #include <kerec/core/progress.hpp>
-#include <kerec/eval/stats.hpp>
+#include <kerec/core/stats.hpp>
 #include <kerec/graph/builder.hpp>
 #include <kerec/graph/feedback.hpp>
 #include <kerec/graph/io.hpp>

@@ -185,7 +185,7 @@ int main(int argc, char** argv) try {
     NormalizedText norm;
     auto assign_head = [&](std::size_t p, const EntityLinker& linker) {
         normalizer.normalize(titles[p], norm);
-        const HeadChoice h = choose_head(ms, norm, heads, &linker);
+        const TitleHead h = title_head(ms, norm, heads, &linker);
         found[p].clear();
         if (h.entity.valid()) found[p].push_back(h.entity);
     };

@@ -19,7 +19,7 @@
 #include <boost/graph/compressed_sparse_row_graph.hpp>
 
 #include <kerec/core/random.hpp>
-#include <kerec/eval/stats.hpp>
+#include <kerec/core/stats.hpp>
 #include <kerec/graph/builder.hpp>
 #include <kerec/graph/feedback.hpp>
 #include <kerec/sim/score.hpp>

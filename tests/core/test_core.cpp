@@ -14,7 +14,7 @@
 #include <kerec/core/progress.hpp>
 #include <kerec/core/random.hpp>
 #include <kerec/core/vocabulary.hpp>
-#include <kerec/eval/stats.hpp>
+#include <kerec/core/stats.hpp>
 
 #include "../test_util.hpp"
 

@@ -271,7 +271,7 @@ TEST_CASE("graph: incremental merge equals a rebuild and copies untouched rows")
 // ------------------------------------------------------------------------------------------
 // Feedback-learned weights
 
-#include <kerec/eval/stats.hpp>
+#include <kerec/core/stats.hpp>
 #include <kerec/graph/feedback.hpp>
 #include <kerec/sim/score.hpp>
 #include <kerec/sim/world.hpp>

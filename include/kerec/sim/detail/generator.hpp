@@ -499,8 +499,13 @@ private:
     }
 
     // --- event log --------------------------------------------------------------------------------
+    // One session per loop: the user browses (views), buys, is shown a list (exposures, clicks, and
+    // purchases of clicked items), and may buy a complement. Times follow the event count, so the
+    // log is ordered by construction. Views draw from their own Rng stream: views_per_bill = 0
+    // leaves the rest of the log as it was.
     void make_events() {
         Rng rng(derive_seed(c_.seed, 7));
+        Rng view_rng(derive_seed(c_.seed, 8));
         const std::size_t E = w_.entity_info_.size();
         const std::size_t H = heads_.size();
         std::vector<double> pop(E);
@@ -533,43 +538,96 @@ private:
         ev.clear();
         ev.reserve(target);
         std::int64_t now = 0;
-        auto arrived_entity = [&](std::uint32_t e) { return w_.entity_info_[e].arrival_time <= now; };
-        auto draw_item = [&](std::uint32_t e) -> std::uint32_t {
-            for (int t = 0; t < 8; ++t) {
-                const auto i = item_ids[item_off[e] + item_pick[e](rng)];
-                if (w_.items_[i].arrival_time <= now) return i;
+        auto arrived_entity = [&](std::uint32_t e, std::int64_t t) { return w_.entity_info_[e].arrival_time <= t; };
+        auto draw_item = [&](std::uint32_t e, std::int64_t t, Rng& r) -> std::uint32_t {
+            for (int k = 0; k < 8; ++k) {
+                const auto i = item_ids[item_off[e] + item_pick[e](r)];
+                if (w_.items_[i].arrival_time <= t) return i;
             }
             for (auto k = item_off[e]; k < item_off[e + 1]; ++k)
-                if (w_.items_[item_ids[k]].arrival_time <= now) return item_ids[k];
+                if (w_.items_[item_ids[k]].arrival_time <= t) return item_ids[k];
             return UINT32_MAX;
         };
-        auto draw_global = [&]() -> std::uint32_t {
+        auto draw_global = [&](std::int64_t t, Rng& r) -> std::uint32_t {
             for (;;) {
-                const auto e = global(rng);
-                if (arrived_entity(e)) return e;
+                const auto e = global(r);
+                if (arrived_entity(e, t)) return e;
             }
         };
-        auto push = [&](UserId u, std::uint32_t item, EventKind kind, std::uint16_t pos, ItemId trigger) {
-            if (ev.size() < target) ev.push_back(Event{.user = u, .item = ItemId{item}, .time = now, .kind = kind, .position = pos, .trigger = trigger});
+        auto push = [&](const Event& e) {
+            if (ev.size() >= target) return false;
+            ev.push_back(e);
+            return true;
         };
+        auto bill = [&](UserId u, std::uint32_t item, std::int64_t t) {
+            push(Event{.user = u, .item = ItemId{item}, .time = t, .kind = EventKind::bill});
+        };
+        // Views before buying `bought` (entity e) at time t_bill: substitutes (other items of e, other
+        // entities of e's group), or with view_noise an entity of another group. Each view is 10 s
+        // to 2 min before the next, never before the previous event of the log.
+        std::vector<std::pair<std::uint32_t, std::int64_t>> views;
+        auto browse = [&](std::size_t n, std::uint32_t e, std::uint32_t bought, std::int64_t t_prev, std::int64_t t_bill) {
+            views.clear();
+            const auto group = w_.entity_info_[e].group;
+            const auto& members = members_[group];
+            std::int64_t t = t_bill;
+            for (std::size_t k = 0; k < n; ++k) {
+                t = std::max(t_prev, t - view_rng.uniform_int(std::int64_t{10}, std::int64_t{120}));
+                std::uint32_t seen_e = e;
+                if (view_rng.bernoulli(c_.view_noise)) {
+                    for (int tries = 0; tries < 16; ++tries) {
+                        seen_e = draw_global(t, view_rng);
+                        if (w_.entity_info_[seen_e].group != group) break;
+                    }
+                } else if (members.size() > 1 && !view_rng.bernoulli(c_.view_same_entity_share)) {
+                    // another entity of the group, by popularity; a uniform one when e dominates
+                    for (int tries = 0; tries < 8 && seen_e == e; ++tries) {
+                        const auto cand = members[in_group[group](view_rng)].value();
+                        if (arrived_entity(cand, t)) seen_e = cand;
+                    }
+                    const auto start = seen_e == e ? view_rng.uniform_int(members.size()) : 0;
+                    for (std::size_t k = 0; k < members.size() && seen_e == e; ++k) {
+                        const auto cand = members[(start + k) % members.size()].value();
+                        if (arrived_entity(cand, t)) seen_e = cand;
+                    }
+                }
+                std::uint32_t seen = draw_item(seen_e, t, view_rng);
+                if (seen == bought && item_off[e + 1] - item_off[e] > 1) seen = draw_item(seen_e, t, view_rng);
+                if (seen != UINT32_MAX && seen != bought) views.emplace_back(seen, t);
+            }
+            return views.size();
+        };
+        const double p_more_views = c_.views_per_bill / (c_.views_per_bill + 1.0);  // geometric, mean views_per_bill
+        std::uint32_t requests = 0;
         ProgressThrottle progress(progress_, "sim: events", target);
         const auto horizon = static_cast<double>(horizon_);
+        auto time_at = [&](std::size_t index) {
+            return std::max(now, static_cast<std::int64_t>(horizon * static_cast<double>(index) / static_cast<double>(target)));
+        };
         while (ev.size() < target) {
-            now = static_cast<std::int64_t>(horizon * static_cast<double>(ev.size()) / static_cast<double>(target));
+            std::size_t n_views = 0;
+            while (n_views < kMaxViews && view_rng.bernoulli(p_more_views)) ++n_views;
+            n_views = std::min(n_views, target - ev.size() - 1);  // room for the bill
+            const std::int64_t t_prev = now;
+            now = time_at(ev.size() + n_views);
             const UserId user{static_cast<std::uint32_t>(rng.uniform_int(w_.users_.size()))};
             const auto& interests = w_.users_[user.index()].interests;
             std::uint32_t e = UINT32_MAX;
             if (!interests.empty() && rng.bernoulli(0.6)) {
                 const auto g = interests[rng.uniform_int(interests.size())];
                 const auto cand = members_[g][in_group[g](rng)].value();
-                if (arrived_entity(cand)) e = cand;
+                if (arrived_entity(cand, now)) e = cand;
             }
-            if (e == UINT32_MAX) e = draw_global();
-            const auto bought = draw_item(e);
+            if (e == UINT32_MAX) e = draw_global(now, rng);
+            const auto bought = draw_item(e, now, rng);
             if (bought == UINT32_MAX) continue;
-            push(user, bought, EventKind::bill, 0, ItemId{});
+            if (n_views && browse(n_views, e, bought, t_prev, now))
+                for (auto it = views.rbegin(); it != views.rend(); ++it)  // drawn backwards in time
+                    push(Event{.user = user, .item = ItemId{it->first}, .time = it->second, .kind = EventKind::view});
+            bill(user, bought, now);
             const auto out = w_.complements_of(EntityId{e});
-            // Exposures after the purchase: complements, substitutes and popular items.
+            // Exposures after the purchase, one list: complements, substitutes and popular items.
+            std::uint32_t request = 0;
             for (int pos = 0; pos < c_.exposures_per_bill; ++pos) {
                 std::uint32_t shown_e = UINT32_MAX;
                 const double u = rng.uniform();
@@ -579,14 +637,18 @@ private:
                     const auto& m = members_[w_.entity_info_[e].group];
                     shown_e = m[rng.uniform_int(m.size())].value();
                 }
-                if (shown_e == UINT32_MAX || !arrived_entity(shown_e)) shown_e = draw_global();
-                const auto shown = draw_item(shown_e);
+                if (shown_e == UINT32_MAX || !arrived_entity(shown_e, now)) shown_e = draw_global(now, rng);
+                const auto shown = draw_item(shown_e, now, rng);
                 if (shown == UINT32_MAX) continue;
                 const auto p = static_cast<std::uint16_t>(pos);
-                push(user, shown, EventKind::exposure, p, ItemId{bought});
+                const Event exposure{.user = user, .item = ItemId{shown}, .time = now, .kind = EventKind::exposure, .position = p,
+                                     .trigger = ItemId{bought}, .request = request ? request : requests + 1};
+                if (push(exposure)) request = exposure.request, requests = request;
                 if (w_.simulate_click(EntityId{e}, ItemId{shown}, p, rng)) {
-                    push(user, shown, EventKind::click, p, ItemId{bought});
-                    if (rng.bernoulli(0.3)) push(user, shown, EventKind::bill, 0, ItemId{});
+                    Event click = exposure;
+                    click.kind = EventKind::click;
+                    push(click);
+                    if (rng.bernoulli(0.3)) bill(user, shown, now);
                 }
             }
             // Complementary co-purchase, proportional to strength.
@@ -601,13 +663,16 @@ private:
                         break;
                     }
                 }
-                if (arrived_entity(c))
-                    if (const auto i = draw_item(c); i != UINT32_MAX) push(user, i, EventKind::bill, 0, ItemId{});
+                if (arrived_entity(c, now))
+                    if (const auto i = draw_item(c, now, rng); i != UINT32_MAX) bill(user, i, now);
             }
             progress.update(ev.size());
         }
+        w_.request_count_ = requests;
         progress.finish(ev.size());
     }
+
+    static constexpr std::size_t kMaxViews = 64;
 
     Config c_;
     ProgressCallback progress_;
