@@ -179,7 +179,7 @@ int main(int argc, char** argv) {
         const auto world = sim::World::generate(sim::Config::preset(o.size, o.seed));
         std::vector<EntityId> item_entity;
         for (const auto& it : world.items()) item_entity.push_back(it.entity);
-        const auto pop = Popularity::from_events(world.events(), item_entity, world.entities().size());
+        const auto pop = Popularity::from_events(world.events(), ItemEntityMap::from_primary(item_entity, world.entities().size()));
         if (o.judge == "http") {
 #ifdef KEREC_WITH_HTTP
             OpenAICompatibleJudge judge(OpenAIJudgeOptions::from_env());

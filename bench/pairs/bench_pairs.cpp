@@ -27,7 +27,7 @@ Popularity bill_popularity(const sim::World& w, double rate_window = 0.0) {
     for (const auto& it : w.items()) item_entity.push_back(it.entity);
     PopularityOptions o;
     o.rate_window = rate_window;
-    return Popularity::from_events(w.events(), item_entity, w.entities().size(), o);
+    return Popularity::from_events(w.events(), ItemEntityMap::from_primary(item_entity, w.entities().size()), o);
 }
 
 // Traffic share of the hidden directed edges whose (unordered) pair the generator yields.
