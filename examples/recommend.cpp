@@ -10,9 +10,10 @@
 //
 //   recommend [--size tiny|small|medium|large] [--seed N] [--users N] [--json]
 //
-// Entity embeddings: until the embedding stage is wired in here, h(e) is a random projection of
-// the entity's learned graph neighbourhood (its own random vector plus its neighbours', weighted).
-// The item-CF and popularity recommenders below are minimal baselines for the comparison.
+// Entity embeddings: the embedding stage's fit() (SGNS h1 on the training sessions, h2 from the
+// learned graph, InfoNCE alignment), final representation [ĥ1, h2]/√2.
+// The baselines are the evaluation component's item-CF (co-purchases within a shopping day) and
+// popularity recommenders, trained on the same bills; all four exclude the context items.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -30,6 +31,11 @@
 #include <kerec/eei/integration.hpp>
 #include <kerec/eei/model.hpp>
 #include <kerec/eei/samples.hpp>
+#include <kerec/embed/sequences.hpp>
+#include <kerec/embed/trainer.hpp>
+#include <kerec/eval/baskets.hpp>
+#include <kerec/eval/item_cf.hpp>
+#include <kerec/eval/popularity_recommender.hpp>
 #include <kerec/graph/builder.hpp>
 #include <kerec/graph/feedback.hpp>
 #include <kerec/graph/store.hpp>
@@ -79,91 +85,6 @@ public:
 private:
     static std::uint64_t key(EntityId a, EntityId b) { return (std::uint64_t{a.value()} << 32) | b.value(); }
     std::unordered_map<std::uint64_t, std::string> text_;
-};
-
-/// Stand-in entity embeddings: h(e) = normalise(R(e) + Σ_out w·R(b) + Σ_in w·R(a)), R Gaussian.
-EntityEmbeddings<float> graph_projection(const FeedbackGraph& g, std::size_t n, std::size_t d, std::uint64_t seed) {
-    Rng rng(seed);
-    RowMatrix<float> R(static_cast<Eigen::Index>(n), static_cast<Eigen::Index>(d));
-    for (Eigen::Index i = 0; i < R.size(); ++i) R.data()[i] = static_cast<float>(rng.normal() / std::sqrt(static_cast<double>(d)));
-    RowMatrix<float> H = R;
-    for (std::uint32_t a = 0; a < std::min<std::size_t>(n, g.node_count()); ++a) {
-        const auto row = g.neighbors(EntityId(a));
-        for (std::size_t j = 0; j < row.size(); ++j) {
-            const auto b = static_cast<Eigen::Index>(row.targets[j].index());
-            H.row(a) += 4.0f * row.weights[j] * R.row(b);
-            H.row(b) += 4.0f * row.weights[j] * R.row(a);
-        }
-    }
-    H.rowwise().normalize();
-    return EntityEmbeddings<float>(std::move(H));
-}
-
-/// Minimal item-CF: items bought by the same user within a day of each other, cosine-normalised;
-/// a request sums the neighbours of its context items (recency-weighted). A Recommender.
-class ItemCF {
-public:
-    ItemCF(const UserHistory& h, std::size_t items, std::int64_t before, std::size_t per_item = 100) : nbr_(items) {
-        std::unordered_map<std::uint64_t, float> co;
-        std::vector<float> n(items, 0.0f);
-        for (std::uint32_t u = 0; u < h.user_count(); ++u) {
-            const auto b = h.bills(UserId(u));
-            for (std::size_t j = 0; j < b.size() && b[j].time < before; ++j) {
-                n[b[j].item.index()] += 1;
-                for (std::size_t k = j >= 5 ? j - 5 : 0; k < j; ++k)
-                    if (b[j].time - b[k].time <= 86400 && b[j].item != b[k].item) {
-                        co[(std::uint64_t{b[j].item.value()} << 32) | b[k].item.value()] += 1;
-                        co[(std::uint64_t{b[k].item.value()} << 32) | b[j].item.value()] += 1;
-                    }
-            }
-        }
-        for (const auto& [k, c] : co) {
-            const auto a = static_cast<std::uint32_t>(k >> 32), b = static_cast<std::uint32_t>(k);
-            nbr_[a].push_back({ItemId(b), c / std::sqrt(n[a] * n[b])});
-        }
-        for (auto& row : nbr_) {
-            std::sort(row.begin(), row.end(), [](const auto& x, const auto& y) { return x.second != y.second ? x.second > y.second : x.first < y.first; });
-            if (row.size() > per_item) row.resize(per_item);
-        }
-        score_.assign(items, 0.0f);
-    }
-    void recommend(const RecommendRequest& r, std::vector<Recommendation>& out) {
-        out.clear();
-        touched_.clear();
-        const std::size_t take = std::min<std::size_t>(r.context.size(), 20);
-        for (std::size_t j = 0; j < take; ++j) {
-            const auto& c = r.context[r.context.size() - 1 - j];
-            const float w = std::exp2(-static_cast<float>(std::max<std::int64_t>(0, r.now - c.time)) / (7.0f * 86400.0f));
-            for (const auto& [i, s] : nbr_[c.item.index()]) {
-                if (score_[i.index()] == 0.0f) touched_.push_back(i);
-                score_[i.index()] += w * s;
-            }
-        }
-        std::sort(touched_.begin(), touched_.end(), [&](ItemId a, ItemId b) { return score_[a.index()] != score_[b.index()] ? score_[a.index()] > score_[b.index()] : a < b; });
-        for (std::size_t k = 0; k < std::min(r.k, touched_.size()); ++k) out.push_back({touched_[k], score_[touched_[k].index()], {}});
-        for (ItemId i : touched_) score_[i.index()] = 0.0f;
-    }
-
-private:
-    std::vector<std::vector<std::pair<ItemId, float>>> nbr_;
-    std::vector<float> score_;
-    std::vector<ItemId> touched_;
-};
-
-/// Minimal popularity baseline: the most bought items of the training window. A Recommender.
-class Popularity {
-public:
-    explicit Popularity(std::span<const float> bills) {
-        for (std::uint32_t i = 0; i < bills.size(); ++i) top_.push_back({ItemId(i), bills[i], {}});
-        std::sort(top_.begin(), top_.end(), [](const auto& a, const auto& b) { return a.score != b.score ? a.score > b.score : a.item < b.item; });
-        top_.resize(std::min<std::size_t>(top_.size(), 1000));
-    }
-    void recommend(const RecommendRequest& r, std::vector<Recommendation>& out) const {
-        out.assign(top_.begin(), top_.begin() + static_cast<std::ptrdiff_t>(std::min(r.k, top_.size())));
-    }
-
-private:
-    std::vector<Recommendation> top_;
 };
 
 struct RecallAt {
@@ -234,7 +155,17 @@ int main(int argc, char** argv) try {
         feats.row(ItemId(i))[0] = std::log1p(bills[i]);
         feats.row(ItemId(i))[1] = bills[i] > 0 ? 0.0f : 1.0f;
     }
-    const auto h = graph_projection(*graph, ne, 32, derive_seed(opt.seed, 2));
+    SequenceOptions so;
+    so.end_at_bill = std::any_of(train.begin(), train.end(), [](const Event& e) { return e.kind == EventKind::view; });
+    const auto sequences = build_sequences(train, map, so);
+    EmbedOptions eo;
+    eo.sgns.dim = 32;
+    eo.sgns.seed = opt.seed;
+    eo.epochs = 6;
+    eo.final_view = FinalView::concat;
+    const auto entity_model = fit<float>(sequences, *graph, eo, FitCallbacks{bar.callback(), {}});
+    bar.close();
+    const EntityEmbeddings<float>& h = entity_model.final;
     auto s1 = build_eei_samples(w2, map, *graph, &feats);
     auto s2 = build_eei_samples(w3, map, *graph, &feats);
     auto st = build_eei_samples(test, map, *graph, &feats);
@@ -286,8 +217,9 @@ int main(int argc, char** argv) try {
     IntegratedRecommender<LogisticBaseRanker> integrated(store, map, {},
                                                          IntegratedScorer<LogisticBaseRanker>(base, EEIScorer<float>(model, h, &feats), integ, segments),
                                                          std::cref(rationale));
-    ItemCF itemcf(history, ni, t3);
-    Popularity popularity(bills);
+    const Baskets baskets = Baskets::from_events(train, BasketKey::user_day, ni);
+    ItemCF itemcf(baskets);
+    PopularityRecommender popularity(baskets);
     RecallAt r_u, r_un, r_i, r_in, r_cf, r_cfn, r_p, r_pn;
     std::vector<Recommendation> out;
     Rng erng(derive_seed(opt.seed, 3));

@@ -302,12 +302,13 @@ public:
 
     void score(const RecommendRequest&, std::span<const RecallCandidate> c, std::span<float> logits) {
         const std::size_t n = c.size(), in = model_->input_dim();
-        X_.resize(static_cast<Eigen::Index>(n), static_cast<Eigen::Index>(in));
+        if (static_cast<std::size_t>(X_.rows()) < n || static_cast<std::size_t>(X_.cols()) != in)  // grows only
+            X_.resize(static_cast<Eigen::Index>(std::max<std::size_t>(n, static_cast<std::size_t>(X_.rows()))), static_cast<Eigen::Index>(in));
         for (std::size_t i = 0; i < n; ++i)
             model_->write_input(*h_, c[i].trigger, c[i].entity, c[i].edge_weight, c[i].llm_confidence,
                                 features_ ? features_->row(c[i].item) : std::span<const float>{}, X_.data() + i * in, i);
         z_.resize(n);
-        model_->forward(X_, z_, ws_);
+        model_->forward(X_.topRows(static_cast<Eigen::Index>(n)), z_, ws_);
         for (std::size_t i = 0; i < n; ++i) logits[i] = static_cast<float>(z_[i]);
     }
 

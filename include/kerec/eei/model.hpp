@@ -137,13 +137,17 @@ public:
             throw InvalidArgument(fmt::format("EEIModel: sample {}: {} item features (expected {})", index, features.size(), f_));
         const Scalar* a = h.matrix().data() + src.index() * d_;
         const Scalar* b = h.matrix().data() + tgt.index() * d_;
-        for (std::size_t k = 0; k < d_; ++k) out[k] = a[k], out[d_ + k] = b[k], out[2 * d_ + k] = a[k] * b[k];
+        std::memcpy(out, a, d_ * sizeof(Scalar));
+        std::memcpy(out + d_, b, d_ * sizeof(Scalar));
+        for (std::size_t k = 0; k < d_; ++k) out[2 * d_ + k] = a[k] * b[k];
         out[3 * d_] = static_cast<Scalar>(edge_weight);
         out[3 * d_ + 1] = static_cast<Scalar>(llm_confidence);
         for (std::size_t k = 0; k < f_; ++k) out[3 * d_ + 2 + k] = static_cast<Scalar>(features[k]);
-        for (std::size_t k = 0; k < input_dim(); ++k)
-            if (!std::isfinite(out[k]))
-                throw InvalidArgument(fmt::format("EEIModel: sample {}: feature {} is {} (expected finite)", index, feature_name(k), out[k]));
+        const Eigen::Map<const Eigen::Array<Scalar, Eigen::Dynamic, 1>> row(out, static_cast<Eigen::Index>(input_dim()));
+        if (!row.allFinite())  // vectorised check; find the culprit only on failure
+            for (std::size_t k = 0; k < input_dim(); ++k)
+                if (!std::isfinite(out[k]))
+                    throw InvalidArgument(fmt::format("EEIModel: sample {}: feature {} is {} (expected finite)", index, feature_name(k), out[k]));
     }
 
     /// Raw inputs of samples[idx[0..n)] into X (n × input_dim()); with empty `idx`, samples in
@@ -160,20 +164,21 @@ public:
     }
 
     /// Logits of raw input rows X (n × input_dim()) into `logits` (size n).
-    void forward(const Matrix& X, std::span<Scalar> logits, Workspace& ws) const {
+    void forward(const Eigen::Ref<const Matrix>& X, std::span<Scalar> logits, Workspace& ws) const {
         check_ready();
         if (static_cast<std::size_t>(X.cols()) != input_dim())
             throw InvalidArgument(fmt::format("EEIModel::forward: {} input columns (expected {})", X.cols(), input_dim()));
         if (logits.size() != static_cast<std::size_t>(X.rows()))
             throw InvalidArgument(fmt::format("EEIModel::forward: {} logits for {} rows", logits.size(), X.rows()));
         run_forward(X, ws);
-        const Matrix& out = ws.act[layers()];
+        const auto out = ws.act[layers()].topRows(X.rows());
         for (std::size_t r = 0; r < logits.size(); ++r) logits[r] = out(static_cast<Eigen::Index>(r), 0);
     }
 
     /// Mean BCE + (λ/2)‖W‖² over rows X with `labels` (0/1), and its gradient (size
     /// parameter_count(), same layout as parameters()).
-    double loss_and_gradient(const Matrix& X, std::span<const Scalar> labels, std::vector<Scalar>& gradient, Workspace& ws) const {
+    double loss_and_gradient(const Eigen::Ref<const Matrix>& X, std::span<const Scalar> labels, std::vector<Scalar>& gradient,
+                             Workspace& ws) const {
         check_ready();
         const auto n = X.rows();
         if (static_cast<std::size_t>(n) != labels.size() || n == 0)
@@ -182,8 +187,7 @@ public:
         const std::size_t L = layers();
         gradient.assign(params_.size(), Scalar(0));
         ws.grad.resize(L + 1);
-        Matrix& dz = ws.grad[L];
-        dz.resize(n, 1);
+        auto dz = rows(ws.grad[L], n, 1);
         double loss = 0.0;
         for (Eigen::Index r = 0; r < n; ++r) {
             const double z = ws.act[L](r, 0), y = labels[static_cast<std::size_t>(r)];
@@ -195,16 +199,17 @@ public:
             const auto in = static_cast<Eigen::Index>(width(l)), out = static_cast<Eigen::Index>(width(l + 1));
             Eigen::Map<Matrix> gW(gradient.data() + w_off_[l], out, in);
             Eigen::Map<Eigen::Matrix<Scalar, 1, Eigen::Dynamic>> gb(gradient.data() + b_off_[l], out);
-            const Matrix& dZ = ws.grad[l + 1];
-            gW.noalias() = dZ.transpose() * ws.act[l];
+            const auto dZ = ws.grad[l + 1].topRows(n);
+            const auto A = ws.act[l].topRows(n);
+            gW.noalias() = dZ.transpose() * A;
             gb = dZ.colwise().sum();
             const auto W = weights(l);
             gW += static_cast<Scalar>(cfg_.l2) * W;
             for (Eigen::Index k = 0; k < W.size(); ++k) loss += 0.5 * cfg_.l2 * static_cast<double>(W.data()[k]) * W.data()[k];
             if (l > 0) {
-                Matrix& dA = ws.grad[l];
+                auto dA = rows(ws.grad[l], n, static_cast<Eigen::Index>(width(l)));
                 dA.noalias() = dZ * W;
-                dA = (ws.act[l].array() > Scalar(0)).select(dA, Scalar(0));  // ReLU'
+                dA = (A.array() > Scalar(0)).select(dA, Scalar(0));  // ReLU'
             }
         }
         return loss;
@@ -409,18 +414,21 @@ private:
         if (h.dim() != d_)
             throw InvalidArgument(fmt::format("EEIModel: embeddings of dim {} (the model expects {})", h.dim(), d_));
     }
-    void run_forward(const Matrix& X, Workspace& ws) const {
+    /// The first n rows of m, growing m (never shrinking) so that steady-state calls allocate nothing.
+    static auto rows(Matrix& m, Eigen::Index n, Eigen::Index cols) {
+        if (m.rows() < n || m.cols() != cols) m.resize(std::max(n, m.cols() == cols ? m.rows() : Eigen::Index{0}), cols);
+        return m.topRows(n);
+    }
+    void run_forward(const Eigen::Ref<const Matrix>& X, Workspace& ws) const {
         const std::size_t L = layers();
         ws.act.resize(L + 1);
         const auto n = X.rows();
         const Eigen::Map<const Eigen::Array<Scalar, 1, Eigen::Dynamic>> mean(mean_.data(), static_cast<Eigen::Index>(mean_.size()));
         const Eigen::Map<const Eigen::Array<Scalar, 1, Eigen::Dynamic>> scale(inv_std_.data(), static_cast<Eigen::Index>(inv_std_.size()));
-        ws.act[0].resize(n, X.cols());
-        ws.act[0].array() = (X.array().rowwise() - mean).rowwise() * scale;
+        rows(ws.act[0], n, X.cols()).array() = (X.array().rowwise() - mean).rowwise() * scale;
         for (std::size_t l = 0; l < L; ++l) {
-            Matrix& out = ws.act[l + 1];
-            out.resize(n, static_cast<Eigen::Index>(width(l + 1)));
-            out.noalias() = ws.act[l] * weights(l).transpose();
+            auto out = rows(ws.act[l + 1], n, static_cast<Eigen::Index>(width(l + 1)));
+            out.noalias() = ws.act[l].topRows(n) * weights(l).transpose();
             out.rowwise() += bias(l);
             if (l + 1 < L) out = out.cwiseMax(Scalar(0));
         }

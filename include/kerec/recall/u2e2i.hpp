@@ -98,8 +98,8 @@ class U2E2IRecall;
 class U2E2IWorkspace {
 public:
     std::size_t memory_bytes() const noexcept {
-        return triggers_.capacity() * sizeof(Trigger) + entity_stamp_.capacity() * 8 + touched_.capacity() * sizeof(Touched) +
-               item_stamp_.capacity() * 8 + candidates_.capacity() * sizeof(RecallCandidate) + logits_.capacity() * 4 +
+        return triggers_.capacity() * sizeof(Trigger) + entity_mark_.capacity() * sizeof(Mark) + touched_.capacity() * sizeof(Touched) +
+               item_mark_.capacity() * sizeof(Mark) + candidates_.capacity() * sizeof(RecallCandidate) + logits_.capacity() * 4 +
                order_.capacity() * 4;
     }
 
@@ -118,13 +118,16 @@ private:
         float edge_weight, llm_confidence, recency;
     };
     static constexpr std::uint32_t excluded = std::numeric_limits<std::uint32_t>::max();
+    struct Mark {  // stamp == the request's stamp: slot is valid for this request (one cache line access)
+        std::uint32_t stamp = 0, slot = 0;
+    };
 
     std::uint32_t next_stamp(std::size_t entities, std::size_t items) {
-        if (entity_stamp_.size() < entities) entity_stamp_.resize(entities, 0), entity_slot_.resize(entities, 0);
-        if (item_stamp_.size() < items) item_stamp_.resize(items, 0), item_slot_.resize(items, 0);
+        if (entity_mark_.size() < entities) entity_mark_.resize(entities);
+        if (item_mark_.size() < items) item_mark_.resize(items);
         if (++stamp_ == 0) {  // wrapped: forget every mark
-            std::fill(entity_stamp_.begin(), entity_stamp_.end(), 0u);
-            std::fill(item_stamp_.begin(), item_stamp_.end(), 0u);
+            std::fill(entity_mark_.begin(), entity_mark_.end(), Mark{});
+            std::fill(item_mark_.begin(), item_mark_.end(), Mark{});
             stamp_ = 1;
         }
         return stamp_;
@@ -132,9 +135,9 @@ private:
 
     std::uint32_t stamp_ = 0;
     std::vector<Trigger> triggers_;
-    std::vector<std::uint32_t> entity_stamp_, entity_slot_;  // entity → index into touched_
+    std::vector<Mark> entity_mark_;  // entity → index into touched_
     std::vector<Touched> touched_;
-    std::vector<std::uint32_t> item_stamp_, item_slot_;  // item → index into candidates_ (or excluded)
+    std::vector<Mark> item_mark_;  // item → index into candidates_ (or excluded)
     std::vector<RecallCandidate> candidates_;
     std::vector<float> logits_;
     std::vector<std::uint32_t> order_;
@@ -227,8 +230,7 @@ public:
             if (!i.valid()) return;
             if (i.index() >= map.item_count())
                 throw OutOfRange(fmt::format("U2E2IRecall: {} item {} (expected < {})", what, i, map.item_count()));
-            ws.item_stamp_[i.index()] = stamp;
-            ws.item_slot_[i.index()] = U2E2IWorkspace::excluded;
+            ws.item_mark_[i.index()] = {stamp, U2E2IWorkspace::excluded};
         };
         for (ItemId i : request.exclude) exclude(i, "excluded");
 
@@ -272,13 +274,13 @@ public:
                 const float contrib = t.weight * w;
                 float conf = 0.0f;
                 if constexpr (requires { row.payload[j].prior; }) conf = row.payload[j].prior;
-                if (ws.entity_stamp_[c.index()] != stamp) {
-                    ws.entity_stamp_[c.index()] = stamp;
-                    ws.entity_slot_[c.index()] = static_cast<std::uint32_t>(ws.touched_.size());
+                auto& mark = ws.entity_mark_[c.index()];
+                if (mark.stamp != stamp) {
+                    mark = {stamp, static_cast<std::uint32_t>(ws.touched_.size())};
                     ws.touched_.push_back({c, contrib, contrib, t.entity, w, conf, t.weight});
                     continue;
                 }
-                auto& e = ws.touched_[ws.entity_slot_[c.index()]];
+                auto& e = ws.touched_[mark.slot];
                 e.score += contrib;
                 if (contrib > e.best) e.best = contrib, e.trigger = t.entity, e.edge_weight = w, e.llm_confidence = conf, e.recency = t.weight;
             }
@@ -293,12 +295,12 @@ public:
                 const float prior = items.values[j];
                 const float p = e.score * std::max(prior, opt_.min_prior);
                 RecallCandidate c{i, e.trigger, e.entity, e.edge_weight, e.llm_confidence, e.recency, prior, p};
-                if (ws.item_stamp_[i.index()] != stamp) {
-                    ws.item_stamp_[i.index()] = stamp;
-                    ws.item_slot_[i.index()] = static_cast<std::uint32_t>(ws.candidates_.size());
+                auto& mark = ws.item_mark_[i.index()];
+                if (mark.stamp != stamp) {
+                    mark = {stamp, static_cast<std::uint32_t>(ws.candidates_.size())};
                     ws.candidates_.push_back(c);
-                } else if (const auto slot = ws.item_slot_[i.index()]; slot != U2E2IWorkspace::excluded && p > ws.candidates_[slot].path_score) {
-                    ws.candidates_[slot] = c;
+                } else if (mark.slot != U2E2IWorkspace::excluded && p > ws.candidates_[mark.slot].path_score) {
+                    ws.candidates_[mark.slot] = c;
                 }
             }
         }
