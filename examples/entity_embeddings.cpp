@@ -47,16 +47,13 @@ int main(int argc, char** argv) {
         const auto names = [&](EntityId e) { return std::string(world.entities().name(e)); };
 
         // 1. Sessions -> entity sequences (the substitute signal).
-        const auto items = ItemEntityMap::from_primary(item_entity_map(world.items()), n);
-        //    Sessions end at a bill; a world without browsing views keeps whole sessions instead.
-        SequenceOptions so;
-        so.end_at_bill = std::any_of(world.events().begin(), world.events().end(), [](const Event& e) { return e.kind == EventKind::view; });
+        const ItemEntityMap items = world.item_entity_map();
         SequenceStats st;
-        const auto seqs = build_sequences(world.events(), items, so, &st);
+        const auto seqs = build_sequences(world.events(), items, {}, &st);
         // 2. The complementary graph: an imperfect LLM (misses 30% of the complements), weights
         //    learned from the exposure/click feedback of the log.
         const auto judgments = sim::noisy_judgments(world, seed + 1, {.miss_share = 0.3, .false_positive_share = 0.2, .model = "simulated"});
-        const auto graph = FeedbackLearner().learn(build_graph<EdgeFeedback>(judgments), world.events(), item_entity_map(world.items())).graph;
+        const auto graph = FeedbackLearner().learn(build_graph<EdgeFeedback>(judgments), world.events(), items.primaries()).graph;
         // 3. h1, h2 and the contrastive alignment in one call.
         opt.sgns.seed = seed;
         FitCallbacks cb{bar.callback(), [&](const EpochLog& l) {

@@ -85,22 +85,17 @@ TEST_CASE("embed: quality against the hidden truth and fit time (sim world)") {
     const auto t_world = std::chrono::steady_clock::now();
     const auto world = sim::World::generate(sim::Config::preset(size, 42));
     const std::size_t n = world.entity_info().size();
-    const auto items = ItemEntityMap::from_primary(item_entity_map(world.items()), n);
-    // Sessions end at a bill; a world without browsing views (EventKind::view) only has bill
-    // clusters, whose sessions would all be single tokens: then keep whole sessions.
-    SequenceOptions so;
-    const bool has_views = std::any_of(world.events().begin(), world.events().end(), [](const Event& e) { return e.kind == EventKind::view; });
-    so.end_at_bill = has_views;
+    const ItemEntityMap items = world.item_entity_map();
     SequenceStats st;
-    const auto seqs = build_sequences(world.events(), items, so, &st);
+    const auto seqs = build_sequences(world.events(), items, {}, &st);  // browsing sessions, split after each bill
     // The graph: a simulated LLM that misses 30% of the hidden complements (and says yes to some
     // non-complements), weights learned from the log's exposure/click feedback.
     const auto judgments = sim::noisy_judgments(world, 3, {.miss_share = 0.3, .false_positive_share = 0.2, .model = "simulated"});
     const FeedbackGraph g0 = build_graph<EdgeFeedback>(judgments);
-    const auto graph = FeedbackLearner().learn(g0, world.events(), item_entity_map(world.items())).graph;
+    const auto graph = FeedbackLearner().learn(g0, world.events(), items.primaries()).graph;
     const ComplementNeighbours nb(graph, n);
-    std::fprintf(stderr, "embed bench: %s world (%s), %zu entities, %zu sequences, %llu tokens (%llu sessions, %llu short), %llu graph edges, setup %.1f s, %u hardware threads\n",
-                 size.c_str(), has_views ? "browsing sessions" : "no views: sessions not split at bills", n, seqs.size(), static_cast<unsigned long long>(seqs.token_count()),
+    std::fprintf(stderr, "embed bench: %s world, %zu entities, %zu sequences, %llu tokens (%llu sessions, %llu short), %llu graph edges, setup %.1f s, %u hardware threads\n",
+                 size.c_str(), n, seqs.size(), static_cast<unsigned long long>(seqs.token_count()),
                  static_cast<unsigned long long>(st.sessions), static_cast<unsigned long long>(st.short_sessions),
                  static_cast<unsigned long long>(nb.edge_count()), seconds_since(t_world), std::thread::hardware_concurrency());
 

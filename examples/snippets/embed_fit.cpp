@@ -13,9 +13,8 @@ int main() {
     const auto world = sim::World::generate(sim::Config::preset("tiny", /*seed=*/7));
     const std::size_t n = world.entity_info().size();
 
-    // 1. Behaviour -> entity sequences (one per session; items become their primary entity).
-    const auto items = ItemEntityMap::from_primary(item_entity_map(world.items()), n);
-    const EntitySequences seqs = build_sequences(world.events(), items);
+    // 1. Browsing sessions -> entity sequences (items become their primary entity).
+    const EntitySequences seqs = build_sequences(world.events(), world.item_entity_map());
 
     // 2. The complementary graph (here one "yes" per hidden complement) -> normalised neighbours.
     std::vector<Judgment> judgments;

@@ -74,6 +74,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         std::filesystem::path d = std::filesystem::is_directory("/dev/shm") ? "/dev/shm" : std::filesystem::temp_directory_path();
         return d / ("kerec_fuzz_npy_" + std::to_string(::getpid()) + ".npy");
     }();
+    static const bool cleanup = [] {
+        return std::atexit([] {
+                   std::error_code ec;
+                   std::filesystem::remove(path, ec);
+               }) == 0;
+    }();
+    (void)cleanup;
     kerec::write_file_atomic(path, bytes);
     try {
         const auto disk = kerec::load_npy<float>(path);

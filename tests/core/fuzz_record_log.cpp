@@ -129,6 +129,13 @@ const std::filesystem::path& scratch() {
         std::filesystem::create_directories(d);
         return d;
     }();
+    static const bool cleanup = [] {  // registered after `dir` exists, so it runs before `dir` is destroyed
+        return std::atexit([] {
+                   std::error_code ec;
+                   std::filesystem::remove_all(dir, ec);
+               }) == 0;
+    }();
+    (void)cleanup;
     return dir;
 }
 

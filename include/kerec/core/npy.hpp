@@ -222,7 +222,10 @@ NpyLayout npy_layout(const NpyHeader& h, std::uint64_t available, const std::str
     }
     if (!simple)
         throw fail(fmt::format("npy dtype '{}' is not a simple numpy type (expected '{}')", excerpt(d), want));
-    if (d[1] != 'f' || size != sizeof(Scalar) || d[0] == '|')
+    if (d[1] == 'f' && size == sizeof(Scalar) && d[0] == '|')
+        throw fail(fmt::format("npy dtype '{}': byte order '|' (not applicable) for a {}-byte type (expected '{}', '={}' or '>{}')",
+                               d, sizeof(Scalar), want, want.substr(1), want.substr(1)));
+    if (d[1] != 'f' || size != sizeof(Scalar))
         throw fail(fmt::format("npy dtype '{}' ({}) is not {}-bit floats (expected '{}', '={}' or '>{}')", d,
                                npy_dtype_name(d[1], size), 8 * sizeof(Scalar), want, want.substr(1), want.substr(1)));
     NpyLayout l;

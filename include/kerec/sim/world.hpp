@@ -9,8 +9,11 @@
 // (one request id per list) and clicks. A click on item i shown at position k after buying an item
 // of entity a:
 //   P(click) = bias(k) * (0.03 + 0.55 * s(a, entity(i))) * boost(popularity(i)),  bias(k) = (1+k)^-0.6.
-// New entities and items arrive during the log (cold start). Generation is O(items + events);
-// the same Config (incl. seed) gives the same world on every platform.
+// New entities and items arrive during the log (cold start). Generation is O(items + events).
+// The same Config (incl. seed) gives the same world on the same platform (compiler, standard
+// library, libm). Across platforms it may differ: the random draws are exact integer arithmetic,
+// but popularity weights, degrees and the click model go through std::pow / std::log10, whose
+// last bit is not the same in every math library, and one such bit can flip a draw.
 #pragma once
 
 #include <algorithm>
