@@ -16,7 +16,7 @@
 
 #include <kerec/core/item_entity_map.hpp>
 #include <kerec/core/progress.hpp>
-#include <kerec/eval/stats.hpp>
+#include <kerec/core/stats.hpp>
 #include <kerec/graph/builder.hpp>
 #include <kerec/graph/feedback.hpp>
 #include <kerec/graph/io.hpp>
@@ -63,9 +63,7 @@ int main(int argc, char** argv) {
         opt.estimate_position_bias = true;
         opt.thompson = thompson;
         FeedbackLearner learner(opt);
-        std::vector<EntityId> entity_of_item;
-        for (const auto& item : world.items()) entity_of_item.push_back(item.entity);
-        const auto items = ItemEntityMap::from_primary(entity_of_item, world.entities().size());
+        const auto items = world.item_entity_map();
 
         // Feed the log one day at a time, publishing a snapshot after each day.
         const auto log = world.events();

@@ -20,7 +20,7 @@
 #include <kerec/core/io.hpp>
 #include <kerec/core/random.hpp>
 #include <kerec/core/vocabulary.hpp>
-#include <kerec/eval/stats.hpp>
+#include <kerec/core/stats.hpp>
 #include <kerec/graph/baskets.hpp>
 #include <kerec/graph/builder.hpp>
 #include <kerec/graph/feedback.hpp>

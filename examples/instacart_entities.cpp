@@ -118,27 +118,34 @@ int main(int argc, char** argv) try {
     const NormalizerOptions folding{.fold_plurals = true};
     const Normalizer normalizer(folding);
 
-    // The catalogue: titles and (for scoring only) aisles.
-    std::vector<std::string> aisle_names(1);
+    // The catalogue: titles and (for scoring only) aisles, through the checked CSV reader: a bad
+    // line is reported as file:line:column with the field.
+    std::vector<std::string> aisle_names;  // in aisle id order
+    std::map<std::uint32_t, std::string> aisles;
     {
-        CsvReader csv(opt.data / "aisles.csv");
+        CsvReader csv(opt.data / "aisles.csv", CsvOptions{.fields = 2});
         std::vector<std::string> f;
-        csv.next(f);  // header
+        if (!csv.next(f) || f != std::vector<std::string>{"aisle_id", "aisle"})
+            throw csv.error("expected the header 'aisle_id,aisle'");
+        std::map<std::uint32_t, std::uint64_t> first_line;
         while (csv.next(f)) {
-            if (f.size() != 2) throw csv.error(fmt::format("expected 2 fields (aisle_id,aisle), got {}", f.size()));
-            const auto id = std::stoul(f[0]);
-            if (aisle_names.size() <= id) aisle_names.resize(id + 1);
-            aisle_names[id] = f[1];
+            const auto id = csv.integer<std::uint32_t>(f, 0, "aisle_id");
+            if (const auto [it, fresh] = first_line.emplace(id, csv.line()); !fresh)
+                throw csv.error(0, fmt::format("aisle_id {} listed twice (first on line {})", id, it->second));
+            aisles[id] = f[1];
         }
+        for (const auto& [id, name] : aisles) aisle_names.push_back(name);
     }
     std::vector<Product> products;
     {
-        CsvReader csv(opt.data / "products.csv");
+        CsvReader csv(opt.data / "products.csv", CsvOptions{.fields = 4});
         std::vector<std::string> f;
-        csv.next(f);
+        if (!csv.next(f) || f != std::vector<std::string>{"product_id", "product_name", "aisle_id", "department_id"})
+            throw csv.error("expected the header 'product_id,product_name,aisle_id,department_id'");
         while (csv.next(f)) {
-            if (f.size() != 4) throw csv.error(fmt::format("expected 4 fields, got {}", f.size()));
-            products.push_back(Product{f[1], static_cast<std::uint32_t>(std::stoul(f[2]))});
+            const auto aisle = csv.integer<std::uint32_t>(f, 2, "aisle_id");
+            if (!aisles.count(aisle)) throw csv.error(2, fmt::format("aisle_id {} is not in aisles.csv", aisle));
+            products.push_back(Product{f[1], aisle});
         }
     }
     std::vector<std::string_view> titles;
@@ -154,7 +161,7 @@ int main(int argc, char** argv) try {
     {
         std::set<std::string, std::less<>> seen;
         NormalizedText words;
-        for (std::size_t a = 1; a < aisle_names.size(); ++a) {
+        for (std::size_t a = 0; a < aisle_names.size(); ++a) {
             normalizer.normalize(aisle_names[a], words);
             for (std::size_t t = 0; t < words.tokens().size(); ++t) {
                 const std::string_view folded = words.token_text(t);
@@ -178,7 +185,7 @@ int main(int argc, char** argv) try {
     NormalizedText norm;
     auto assign_head = [&](std::size_t p, const EntityLinker& linker) {
         normalizer.normalize(titles[p], norm);
-        const HeadChoice h = choose_head(ms, norm, heads, &linker);
+        const TitleHead h = title_head(ms, norm, heads, &linker);
         found[p].clear();
         if (h.entity.valid()) found[p].push_back(h.entity);
     };
@@ -242,7 +249,7 @@ int main(int argc, char** argv) try {
         return 0;
     }
     fmt::print("Instacart catalogue: {} titles, {} aisles (aisles used for scoring only)\n\n", products.size(),
-               aisle_names.size() - 1);
+               aisle_names.size());
     fmt::print("  {:<50} {:>9} {:>7} {:>9} {:>9}\n", "", "coverage", "purity", "entities", "purity*");
     auto row = [](std::string_view what, const Scores& s, std::size_t n) {
         fmt::print("  {:<50} {:>8.1f}% {:>7.3f} {:>9} {:>9.3f}\n", what, 100 * s.coverage, s.purity, n, s.purity_large);

@@ -9,8 +9,10 @@
 //         --replay llm_judgments.tsv (the answers).
 // http:   the sim's entity names judged by a real OpenAI-compatible endpoint; the default when
 //         KEREC_LLM_URL is set (KEREC_LLM_MODEL, KEREC_LLM_KEY_ENV configure it further).
-// Run it twice with the same --store: the second run asks nothing (every pair is cached), and a
-// run killed half way resumes where it stopped.
+// --budget N names the pair set: the N pairs of highest expected traffic, the same set on every
+// run. Pairs the store already holds for this model and prompt are skipped, so a second run with
+// the same --store and --budget asks nothing, and a run killed half way resumes where it stopped;
+// a larger budget asks only the pairs it adds. Printed: pairs asked, and model (HTTP) calls made.
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -99,22 +101,20 @@ int run(J& judge, const Vocabulary<EntityId>& names, const Popularity& pop, cons
     if (!store.recovery().clean())
         fmt::print(stderr, "store {}: skipped a damaged tail of {} bytes ({})\n", o.store, store.recovery().skipped_bytes,
                    store.recovery().problem);
-    // Pairs this model already judged are excluded from generation.
-    std::vector<EntityPair> judged;
-    for (const auto& j : store.all())
-        if (j.model == judge.model() && j.prompt_version == judge.prompt_version()) judged.push_back(j.pair());
-
+    // The budget names the pair set (the same pairs on every run); the store skips what it holds.
     SegmentedPairOptions po;
     po.budget = o.budget;
-    const SegmentedPairGenerator gen(pop, po, judged);
+    const SegmentedPairGenerator gen(pop, po);
     const std::uint64_t all = gen.all_pairs_count();
+    std::uint64_t held = 0;
+    for (const EntityPair& p : gen.pairs()) held += store.contains(p, judge.model(), judge.prompt_version());
     fmt::print(stderr, "{} entities, {} possible pairs; segments:", names.size(), all);
     for (const auto& s : gen.segments()) fmt::print(stderr, " {} [{}, {})", s.name, s.begin, s.end);
-    fmt::print(stderr, "\n{} pairs to judge ({} already in the store excluded)\n", gen.count(), judged.size());
+    fmt::print(stderr, "\n{} pairs in the set, {} of them already in the store\n", gen.count(), held);
 
     TerminalProgressBar bar;
     JudgeRunOptions ro;
-    ro.batch_size = 64;
+    ro.batch_size = 4096;  // one judge() call per chunk: a streaming judge keeps its window full across it
     ro.progress = bar.callback();
     const auto t0 = std::chrono::steady_clock::now();
     // One call: lazy pairs -> named queries -> judge -> store (cached pairs skipped, every
@@ -123,18 +123,16 @@ int run(J& judge, const Vocabulary<EntityId>& names, const Popularity& pop, cons
     bar.close();
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const JudgeStats st = stats(judge);
-    std::printf("judged %llu pairs in %.2f s (%.0f calls/s): %llu yes, %llu no, %llu unknown; %llu cached, %llu lost\n",
-                static_cast<unsigned long long>(total.asked), secs, secs > 0 ? static_cast<double>(st.calls) / secs : 0.0,
-                static_cast<unsigned long long>(total.yes), static_cast<unsigned long long>(total.no),
-                static_cast<unsigned long long>(total.unknown), static_cast<unsigned long long>(total.cached),
-                static_cast<unsigned long long>(total.lost));
-    std::printf("model calls %llu (retries %llu, parse failures %llu), tokens %llu prompt + %llu completion\n",
-                static_cast<unsigned long long>(st.calls), static_cast<unsigned long long>(st.retries),
-                static_cast<unsigned long long>(st.parse_failures), static_cast<unsigned long long>(st.prompt_tokens),
-                static_cast<unsigned long long>(st.completion_tokens));
-    const double saved = all > 0 ? 1.0 - static_cast<double>(gen.count() + judged.size()) / static_cast<double>(all) : 0.0;
-    std::printf("segmentation asked about %llu of %llu possible pairs: %.1f%% of the calls saved\n",
-                static_cast<unsigned long long>(gen.count() + judged.size()), static_cast<unsigned long long>(all), 100.0 * saved);
+    auto ull = [](std::uint64_t v) { return static_cast<unsigned long long>(v); };
+    std::printf("judged %llu pairs (pairs asked) in %.2f s: %llu yes, %llu no, %llu unknown; %llu cached, %llu lost\n",
+                ull(total.asked), secs, ull(total.yes), ull(total.no), ull(total.unknown), ull(total.cached), ull(total.lost));
+    std::printf("model calls %llu (%.0f/s; re-asks %llu, parse failures %llu, transport retries %llu, outages %llu), "
+                "tokens %llu prompt + %llu completion\n",
+                ull(st.calls), secs > 0 ? static_cast<double>(st.calls) / secs : 0.0, ull(st.retries), ull(st.parse_failures),
+                ull(st.http_errors), ull(st.circuit_opens), ull(st.prompt_tokens), ull(st.completion_tokens));
+    const double saved = all > 0 ? 1.0 - static_cast<double>(gen.count()) / static_cast<double>(all) : 0.0;
+    std::printf("segmentation asks about %llu of %llu possible pairs: %.1f%% of the calls saved\n", ull(gen.count()), ull(all),
+                100.0 * saved);
     std::printf("store %s holds %zu judgments\n", o.store.c_str(), store.size());
 
     double covered = 0, precision = 0;
@@ -155,7 +153,8 @@ int run(J& judge, const Vocabulary<EntityId>& names, const Popularity& pop, cons
                     100.0 * covered, precision);
     }
     if (o.json) {
-        std::printf("{\"name\": \"judge_pairs.calls\", \"value\": %llu, \"unit\": \"calls\"}\n",
+        std::printf("{\"name\": \"judge_pairs.pairs_asked\", \"value\": %llu, \"unit\": \"pairs\"}\n", ull(total.asked));
+        std::printf("{\"name\": \"judge_pairs.calls\", \"value\": %llu, \"unit\": \"model calls\"}\n",
                     static_cast<unsigned long long>(st.calls));
         std::printf("{\"name\": \"judge_pairs.calls_saved\", \"value\": %.6g, \"unit\": \"fraction of all pairs\"}\n", saved);
         std::printf("{\"name\": \"judge_pairs.tokens\", \"value\": %llu, \"unit\": \"tokens\"}\n",
@@ -179,7 +178,7 @@ int main(int argc, char** argv) {
         const auto world = sim::World::generate(sim::Config::preset(o.size, o.seed));
         std::vector<EntityId> item_entity;
         for (const auto& it : world.items()) item_entity.push_back(it.entity);
-        const auto pop = Popularity::from_events(world.events(), item_entity, world.entities().size());
+        const auto pop = Popularity::from_events(world.events(), ItemEntityMap::from_primary(item_entity, world.entities().size()));
         if (o.judge == "http") {
 #ifdef KEREC_WITH_HTTP
             OpenAICompatibleJudge judge(OpenAIJudgeOptions::from_env());

@@ -134,7 +134,7 @@ int main(int argc, char** argv) try {
     // 2. Entity popularity from bills, and 3. segmented pairs within the budget.
     PopularityOptions popularity_options;
     popularity_options.rate_window = 86400.0;  // bills per day since the entity first sold: fair to late arrivals
-    const auto popularity = Popularity::from_events(world.events(), item_entity, world.entities().size(), popularity_options);
+    const auto popularity = Popularity::from_events(world.events(), ItemEntityMap::from_primary(item_entity, world.entities().size()), popularity_options);
     SegmentedPairOptions pair_options;
     pair_options.ordered = true;
     // Every segment pair may be asked; the budget keeps the pairs of highest expected traffic.

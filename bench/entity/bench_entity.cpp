@@ -1,5 +1,6 @@
 // scripts/bench entity — dictionary extraction throughput side by side with Hyperscan, dictionary
-// build time for 1M forms, CRF tagging/training speed, and span F1 on the simulated marketplace.
+// build time for 1M forms, CRF tagging/training speed, span F1 on the simulated marketplace, and
+// the pipeline's seconds per MB on one long title.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -73,8 +74,8 @@ TEST_CASE("dictionary throughput vs hyperscan") {
     dopt.on_conflict = ConflictPolicy::first_wins;
     DictionaryExtractor dict = DictionaryExtractor::build(forms, dopt);
     const double build_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::fprintf(stderr, "kerec build %.2f s, %zu states (%zu dense), %.1f MiB\n", build_s, dict.stats().states,
-                 dict.stats().dense_states, static_cast<double>(dict.stats().memory_bytes) / (1 << 20));
+    std::fprintf(stderr, "kerec build %.2f s, %zu word-trie states, %.1f MiB\n", build_s, dict.stats().states,
+                 static_cast<double>(dict.stats().memory_bytes) / (1 << 20));
 
     // Hyperscan: the same forms, normalised (lower case, single spaces), as caseless literals
     // with start-of-match (leftmost) reporting.
@@ -241,4 +242,43 @@ TEST_CASE("CRF speed and span F1 on the simulated marketplace") {
     bench::emit("entity.dict.f1_held_out", dict_out.f1(), "span F1, medium world, titles with held-out forms");
     bench::emit("entity.dict.f1_in_dict", dict_in.f1(), "span F1, medium world, titles with dictionary forms");
     CHECK(crf_in.f1() > 0.9);
+}
+
+TEST_CASE("pipeline on one long title (linear in its length)") {
+    // The small world's dictionary, a CRF trained on its silver labels, and one hostile title of
+    // "salsa " repeated to 1 MB and 4 MB, read whole (max_text_bytes = 0): dictionary + CRF +
+    // linking. Seconds per MB equal at both sizes means linear.
+    const auto world = sim::World::generate(sim::Config::preset("small", 42));
+    auto dict = std::make_shared<const DictionaryExtractor>(DictionaryExtractor::build(world.dictionary()));
+    std::vector<std::string_view> titles;
+    for (const auto& it : world.items()) titles.push_back(it.title);
+    CrfOptions co;
+    co.epochs = 4;
+    auto tagger = std::make_shared<CrfTagger>(co, dict);
+    tagger->train(silver_examples(*dict, titles));
+    auto linker = std::make_shared<EntityLinker>();
+    linker->add_all(world.dictionary());
+    REQUIRE(linker->link("salsa").kind == LinkKind::exact);
+    EntityPipeline pipeline(dict, tagger, linker, PipelineOptions{.max_text_bytes = 0});
+    std::string one_mb, four_mb;
+    while (one_mb.size() < 1000000) one_mb += "salsa ";
+    while (four_mb.size() < 4000000) four_mb += "salsa ";
+    std::vector<Mention> out;
+    std::size_t found_1 = 0, found_4 = 0;
+    BENCHMARK("pipeline, one 1 MB title") {
+        out.clear();
+        pipeline.extract(one_mb, out);
+        return found_1 = out.size();
+    };
+    BENCHMARK("pipeline, one 4 MB title") {
+        out.clear();
+        pipeline.extract(four_mb, out);
+        return found_4 = out.size();
+    };
+    const double s1 = bench::median_seconds("pipeline, one 1 MB title") / (static_cast<double>(one_mb.size()) / 1e6);
+    const double s4 = bench::median_seconds("pipeline, one 4 MB title") / (static_cast<double>(four_mb.size()) / 1e6);
+    std::fprintf(stderr, "long title: %zu mentions in 1 MB, %zu in 4 MB\n", found_1, found_4);
+    bench::emit("entity.pipeline.s_per_mb_1mb", s1, "s/MB (one 1 MB title: dictionary + CRF + linking)");
+    bench::emit("entity.pipeline.s_per_mb_4mb", s4, "s/MB (one 4 MB title; equal to the 1 MB figure = linear)");
+    CHECK(found_4 >= 3 * found_1);
 }

@@ -20,7 +20,7 @@
 
 #include <kerec/core/item_entity_map.hpp>
 #include <kerec/core/random.hpp>
-#include <kerec/eval/stats.hpp>
+#include <kerec/core/stats.hpp>
 #include <kerec/graph/builder.hpp>
 #include <kerec/graph/feedback.hpp>
 #include <kerec/sim/score.hpp>
@@ -183,9 +183,7 @@ TEST_CASE("graph: feedback-learned weights vs hidden strengths") {
     const auto js = sim::noisy_judgments(world, 3, {.miss_share = 0.1, .false_positive_share = 0.2, .model = "noisy"});
     const auto g0 = build_graph<EdgeFeedback>(std::span<const Judgment>(js));
     const double llm_only = sim::graph_strength_spearman(world, g0);
-    std::vector<EntityId> entity_of_item;
-    for (const auto& item : world.items()) entity_of_item.push_back(item.entity);
-    const auto items = ItemEntityMap::from_primary(entity_of_item, world.entities().size());
+    const auto items = world.item_entity_map();
     FeedbackOptions o;
     o.estimate_position_bias = true;
     double last = 0;

@@ -1,7 +1,8 @@
-// docs/core.md — ids, vocabulary, seeded randomness, atomic files and .npy in one page.
+// docs/core.md — ids, vocabulary, seeded randomness, atomic files, CSV and .npy in one page.
 #include <cstdio>
 #include <filesystem>
 
+#include <kerec/core/csv.hpp>
 #include <kerec/core/id.hpp>
 #include <kerec/core/io.hpp>
 #include <kerec/core/npy.hpp>
@@ -22,7 +23,7 @@ int main() {
     std::printf("%s -> id %u, reloaded %zu names\n", std::string(entities.name(salsa)).c_str(), salsa.value(),
                 reloaded.size());
 
-    // Seeded randomness that is the same on every platform.
+    // Seeded randomness: integer and alias draws are the same on every platform.
     kerec::Rng rng(42);
     const std::vector<double> weights{0.7, 0.2, 0.1};
     kerec::AliasSampler pick(weights);
@@ -33,8 +34,21 @@ int main() {
     // Embedding tables travel to numpy as row-major .npy.
     kerec::RowMatrix<float> emb = kerec::RowMatrix<float>::Random(entities.size(), 8);
     kerec::save_npy(dir / "h1.npy", emb);
-    const auto back = kerec::load_npy<float>(dir / "h1.npy");
+    const auto back = kerec::load_npy<float>(dir / "h1.npy", {.finite = true});  // NaN/Inf: a ParseError
     std::printf("npy round trip equal: %s (row of chips = %u)\n", back == emb ? "yes" : "no", chips.value());
+
+    // CSV with an expected field count; a bad id names file:line:column and the field.
+    kerec::write_file_atomic(dir / "aisles.csv", "aisle_id,aisle\r\n1,fresh fruits\r\nx2,snacks\r\n");
+    kerec::CsvReader csv(dir / "aisles.csv", kerec::CsvOptions{.fields = 2});
+    std::vector<std::string> f;
+    csv.next(f);  // header
+    std::string error;
+    try {
+        while (csv.next(f)) (void)csv.integer<std::uint32_t>(f, 0, "aisle_id");
+    } catch (const kerec::ParseError& e) {
+        error = e.what();
+    }
+    std::printf("%s\n", error.substr(error.find("aisles.csv")).c_str());
     fs::remove_all(dir);
-    return back == emb ? 0 : 1;
+    return back == emb && error.find("aisles.csv:3:1: field 1: aisle_id 'x2'") != std::string::npos ? 0 : 1;
 }

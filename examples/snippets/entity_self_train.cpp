@@ -40,7 +40,7 @@ int main() {
     const std::string title = "Orca Smoked Crackers with Sea Salt, 6 oz";
     pipeline.extract(title, mentions);
     normalizer.normalize(title, norm);
-    const HeadChoice head = choose_head(mentions, norm, heads, model.linker.get());
+    const TitleHead head = title_head(mentions, norm, heads, model.linker.get());
     std::printf("'%s' -> %s\n", title.c_str(), head.entity.valid() ? std::string(model.entities.name(head.entity)).c_str() : "-");
     return head.entity.valid() && model.entities.name(head.entity) == "crackers" ? 0 : 1;
 }

@@ -28,9 +28,7 @@ int main() {
 
     // 3. Learn the weights from exposures/clicks/purchases and publish the result (one call).
     //    Items reach the graph's entities through the item <-> entity map (primary entity).
-    std::vector<EntityId> entity_of_item;
-    for (const auto& item : world.items()) entity_of_item.push_back(item.entity);
-    const auto items = ItemEntityMap::from_primary(entity_of_item, world.entities().size());
+    const ItemEntityMap items = world.item_entity_map();
     const auto [version, stats] = FeedbackLearner().learn_and_publish(store, world.events(), items);
     std::printf("version %llu: %llu exposures and %llu clicks attributed to edges\n",
                 static_cast<unsigned long long>(version), static_cast<unsigned long long>(stats.attributed_exposures),

@@ -15,7 +15,7 @@ int main() {
     for (const auto& item : world.items()) item_entity.push_back(item.entity);
     PopularityOptions po;
     po.half_life = 7 * 86400.0;
-    const Popularity pop = Popularity::from_events(world.events(), item_entity, world.entities().size(), po);
+    const Popularity pop = Popularity::from_events(world.events(), ItemEntityMap::from_primary(item_entity, world.entities().size()), po);
 
     // Head/torso/tail by default; keep the 5,000 pairs of highest expected traffic.
     SegmentedPairOptions opt;

@@ -1,6 +1,8 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <map>
 #include <set>
@@ -12,7 +14,7 @@
 #include <kerec/core/progress.hpp>
 #include <kerec/core/random.hpp>
 #include <kerec/core/vocabulary.hpp>
-#include <kerec/eval/stats.hpp>
+#include <kerec/core/stats.hpp>
 
 #include "../test_util.hpp"
 
@@ -95,22 +97,58 @@ TEST_CASE("vocabulary: bad files give clear errors") {
     CHECK(Vocabulary<EntityId>::load(dir / "empty.txt").empty());
 }
 
-TEST_CASE("rng: deterministic, platform-independent sequence") {
-    Rng a(123), b(123), c(124);
-    std::vector<std::uint64_t> xs;
-    for (int i = 0; i < 5; ++i) {
-        const auto x = a.next();
-        CHECK(x == b.next());
-        xs.push_back(x);
-    }
-    CHECK(xs[0] != c.next());
-    // xoshiro256** seeded by SplitMix64(0): the published reference sequence begins like this.
-    Rng z(0);
+TEST_CASE("rng: the published xoshiro256** and SplitMix64 reference outputs") {
+    // xoshiro256** from the state {1, 2, 3, 4} (the authors' xoshiro256starstar.c), derived by
+    // hand from the algorithm: rotl(s1 * 5, 7) * 9, then the xor/shift/rotate state update.
+    Rng x = Rng::from_state({1, 2, 3, 4});
+    CHECK(x.next() == 11520u);
+    CHECK(x.next() == 0u);
+    CHECK(x.next() == 1509978240u);
+    CHECK(x.next() == 1215971899390074240u);
+    // SplitMix64 from 0 (the authors' splitmix64.c), which seeds Rng: Rng(0) starts from these.
     std::uint64_t sm = 0;
-    std::uint64_t s[4];
-    for (auto& w : s) w = splitmix64(sm);
-    const std::uint64_t expected = ((s[1] * 5) << 7 | (s[1] * 5) >> 57) * 9;
-    CHECK(z.next() == expected);
+    CHECK(splitmix64(sm) == 0xE220A8397B1DCDAFull);
+    CHECK(splitmix64(sm) == 0x6E789E6AA1B965F4ull);
+    CHECK(splitmix64(sm) == 0x06C45D188009454Full);
+    Rng z(0);
+    CHECK(z.next() == 0x99EC5F36CB75F2B4ull);
+    CHECK(z.next() == 0xBF6E1F784956452Aull);
+    // Lemire's bounded draws from {1, 2, 3, 4}, computed outside kerec from the same description.
+    Rng l = Rng::from_state({1, 2, 3, 4});
+    std::vector<std::uint64_t> draws;
+    for (int i = 0; i < 8; ++i) draws.push_back(l.uniform_int(std::uint64_t{1000}));
+    CHECK(draws == std::vector<std::uint64_t>{0, 0, 65, 65, 32, 876, 459, 574});
+    CHECK_THROWS_AS(Rng::from_state({0, 0, 0, 0}), InvalidArgument);
+    Rng a(123), b(123), c(124);
+    const auto first = a.next();
+    CHECK(first == b.next());
+    CHECK(first != c.next());
+}
+
+TEST_CASE("rng: uniform_int over wide and empty ranges") {
+    constexpr auto lo = std::numeric_limits<std::int64_t>::min(), hi = std::numeric_limits<std::int64_t>::max();
+    Rng r(5);
+    int negative = 0;
+    for (int i = 0; i < 4000; ++i) negative += r.uniform_int(lo, hi) < 0;  // the full range
+    CHECK(std::abs(negative - 2000) < 200);
+    for (int i = 0; i < 1000; ++i) {
+        const auto v = r.uniform_int(-1, hi);  // a span of 2^63 + 1: overflowed in signed arithmetic before
+        REQUIRE(v >= -1);
+        const auto w = r.uniform_int(lo, 0);
+        REQUIRE(w <= 0);
+        const auto u = r.uniform_int(lo + 1, lo + 3);
+        REQUIRE(u >= lo + 1);
+        REQUIRE(u <= lo + 3);
+    }
+    CHECK(r.uniform_int(lo, lo) == lo);
+    CHECK(r.uniform_int(hi, hi) == hi);
+    CHECK(r.uniform_int(7, 7) == 7);
+    CHECK_THROWS_AS(r.uniform_int(5, 4), InvalidArgument);
+    CHECK_THROWS_AS(r.uniform_int(std::uint64_t{0}), InvalidArgument);
+    CHECK(r.uniform_int(std::uint64_t{1}) == 0u);
+    AliasSampler empty;
+    CHECK(empty.empty());
+    CHECK_THROWS_AS(empty(r), InvalidArgument);
 }
 
 TEST_CASE("rng: uniform_int is in range and unbiased, uniform in [0,1)") {
@@ -193,7 +231,18 @@ TEST_CASE("stats: spearman with ties, pearson, precision/recall") {
     CHECK(PrecisionRecall{}.f1() == 0.0);
 }
 
-TEST_CASE("progress: throttle reports start and end, bar quiet when not a tty") {
+namespace {
+std::string contents(std::FILE* f) {
+    std::fflush(f);
+    std::string out;
+    std::rewind(f);
+    char buf[256];
+    for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) out.append(buf, n);
+    return out;
+}
+}  // namespace
+
+TEST_CASE("progress: throttle reports start and end") {
     std::vector<Progress> seen;
     std::vector<std::string> stages;
     {
@@ -205,8 +254,40 @@ TEST_CASE("progress: throttle reports start and end, bar quiet when not a tty") 
     CHECK(seen.front().done == 0);
     CHECK(seen.back().done == 1000);
     CHECK(stages.back() == "stage");
-    TerminalProgressBar bar(false);
-    if (!bar.enabled()) bar(Progress{"x", 1, 2, 1.0});  // must not print or crash
+    ProgressThrottle none({}, "nothing", 10);  // an empty callback is allowed and silent
+    none.update(10);
+    none.finish(10);
+}
+
+TEST_CASE("progress: the terminal bar prints nothing when its file is not a terminal, and draws when forced") {
+    std::FILE* quiet = std::tmpfile();
+    REQUIRE(quiet);
+    {
+        TerminalProgressBar bar(false, quiet);  // a regular file is not a TTY
+        CHECK_FALSE(bar.enabled());
+        bar(Progress{"judging pairs", 1, 2, 1.0});
+        bar.callback()(Progress{"judging pairs", 2, 2, 1.0});
+        bar.close();
+    }
+    CHECK(contents(quiet).empty());
+    std::fclose(quiet);
+
+    std::FILE* out = std::tmpfile();
+    REQUIRE(out);
+    {
+        TerminalProgressBar bar(true, out);
+        CHECK(bar.enabled());
+        bar(Progress{"judging pairs", 5, 10, 2.0});
+        bar(Progress{"building graph", 3, 0, 1.0});  // a new stage ends the old line; no total
+    }  // the destructor ends the line
+    const std::string text = contents(out);
+    std::fclose(out);
+    CHECK(text.find("\rjudging pairs") != std::string::npos);
+    CHECK(text.find(" 50.0% 5/10") != std::string::npos);
+    CHECK(text.find("[###############...............]") != std::string::npos);
+    CHECK(text.find("\n\rbuilding graph") != std::string::npos);
+    CHECK(text.back() == '\n');
+    CHECK(std::count(text.begin(), text.end(), '\n') == 2);
 }
 
 TEST_CASE("event: plain struct, kinds print") {

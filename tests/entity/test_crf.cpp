@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <memory>
 #include <string>
@@ -360,7 +361,7 @@ TEST_CASE("sim world: silver-trained CRF finds held-out forms the dictionary can
     EntityPipeline crf_only(nullptr, tagger, linker, PipelineOptions{.use_dictionary = false});
     EntityPipeline both(dict, tagger, linker);
     DictionaryExtractor dict_only = *dict;
-    PrecisionRecall crf_in, crf_out, dict_out, both_in, linked;
+    PrecisionRecall crf_in, crf_out, dict_out, both_in;
     CandidateDiscovery discovery;
     std::vector<Mention> ms;
     std::size_t correct_entity = 0, in_titles = 0;
@@ -508,8 +509,8 @@ TEST_CASE("hot paths allocate nothing at steady state") {
             out.clear();
             pipeline.extract(ex.text, out);
             normalizer.normalize(ex.text, norm);
-            resolved += choose_head(out, norm, heads, linker.get()).entity.valid();
-            resolved += rightmost_head(out, norm, heads, linker.get()).entity.valid();
+            const TitleHead th = title_head(out, norm, heads, linker.get());
+            resolved += th.entity.valid() + th.head_entity.valid();
         }
     };
     pass();  // warm-up: workspaces and output vectors grow
@@ -524,4 +525,189 @@ TEST_CASE("hot paths allocate nothing at steady state") {
     CHECK(g_allocations.load() - before == 0);
     CHECK(!out.empty());
     CHECK(resolved > 0);
+}
+
+// ---- the pipeline: any tagger, one linear merge, a work cap -----------------------------------
+
+namespace {
+// A caller's tagger whose spans the test scripts (sorted by begin, as the concept asks).
+struct ScriptedTagger {
+    std::vector<Mention> next;
+    void extract(std::string_view, std::vector<Mention>& out) const { out.insert(out.end(), next.begin(), next.end()); }
+};
+
+// The pipeline's rule spelt out naively: every dictionary mention tested against every span.
+std::vector<Mention> reference_pipeline(const DictionaryExtractor& dict, std::vector<Mention> spans, const EntityLinker& linker,
+                                        const PipelineOptions& o, std::string_view text, CandidateDiscovery& disc) {
+    std::vector<Mention> dm;
+    DictionaryExtractor::Workspace ws;
+    dict.extract(text, dm, ws);
+    NormalizedText n;
+    linker.normalizer().normalize(text, n);
+    std::vector<Mention> acc;
+    for (const Mention& s : spans) {
+        if (s.begin >= s.end || s.end > text.size() || s.score < o.min_confidence) continue;
+        bool blocked = false;
+        EntityId contained;
+        for (const Mention& d : dm) {
+            if (!(d.begin < s.end && s.begin < d.end) || !d.entity.valid()) continue;
+            const bool inside = s.begin <= d.begin && d.end <= s.end && (s.begin < d.begin || d.end < s.end);
+            if (inside && s.score >= o.override_confidence) contained = d.entity;
+            else blocked = true;
+        }
+        if (blocked) continue;
+        if (contained.valid())
+            for (Mention& d : dm)
+                if (d.entity.valid() && s.begin <= d.begin && d.end <= s.end) d.entity = EntityId{};
+        const auto [tb, te] = HeadFinder::tokens_of(n, s.begin, s.end);
+        LinkResult lr{s.entity, s.entity.valid() ? LinkKind::exact : LinkKind::none};
+        if (lr.kind == LinkKind::none && tb < te) lr = linker.link_tokens(n, tb, te, true);
+        if (lr.kind == LinkKind::none && contained.valid()) lr = LinkResult{contained, LinkKind::head};
+        if (lr.kind != LinkKind::exact && tb < te)
+            disc.add(n.text().substr(n.tokens()[tb].norm_begin, n.tokens()[te - 1].norm_end - n.tokens()[tb].norm_begin),
+                     text.substr(s.begin, s.end - s.begin), s.score, lr.entity);
+        if (lr.kind == LinkKind::head && !o.link_by_head) lr = LinkResult{};
+        if (lr.kind == LinkKind::none && !o.keep_unlinked) continue;
+        acc.push_back(Mention{lr.entity, s.begin, s.end, s.score, s.source});
+    }
+    std::vector<Mention> out;
+    for (const Mention& d : dm)
+        if (d.entity.valid()) out.push_back(d);
+    out.insert(out.end(), acc.begin(), acc.end());
+    std::stable_sort(out.begin(), out.end(), [](const Mention& a, const Mention& b) { return a.begin < b.begin; });
+    return out;
+}
+}  // namespace
+
+TEST_CASE("pipeline: a caller's tagger replaces the CRF; the one-pass merge equals the naive rule") {
+    const std::vector<std::pair<std::string, EntityId>> forms{{"salsa", EntityId(0)}, {"salsa verde", EntityId(1)},
+                                                              {"tortilla chips", EntityId(2)}, {"chips", EntityId(3)},
+                                                              {"dip", EntityId(4)}, {"hot dip", EntityId(5)}};
+    auto dict = std::make_shared<const DictionaryExtractor>(DictionaryExtractor::build(
+        std::vector<std::pair<std::string, EntityId>>(forms.begin(), forms.begin() + 5)));
+    auto linker = std::make_shared<EntityLinker>();
+    linker->add_all(forms);
+    static_assert(Extractor<ScriptedTagger>);
+    const char* words[] = {"salsa", "verde", "chips", "tortilla", "hot", "dip", "acme", "-"};
+    Rng rng(23);
+    for (int trial = 0; trial < 1500; ++trial) {
+        PipelineOptions o;
+        o.link_by_head = rng.bernoulli(0.5);
+        o.keep_unlinked = rng.bernoulli(0.7);
+        o.min_confidence = rng.bernoulli(0.3) ? 0.3f : 0.0f;
+        o.override_confidence = rng.bernoulli(0.5) ? 0.5f : 2.0f;
+        EntityPipeline<ScriptedTagger> pipe(dict, ScriptedTagger{}, linker, o);
+        std::string text;
+        const auto len = 1 + rng.uniform_int(10);
+        std::vector<std::uint32_t> starts, ends;
+        for (std::uint64_t k = 0; k < len; ++k) {
+            if (k) text += ' ';
+            starts.push_back(static_cast<std::uint32_t>(text.size()));
+            text += words[rng.uniform_int(8)];
+            ends.push_back(static_cast<std::uint32_t>(text.size()));
+        }
+        auto& spans = pipe.tagger().next;
+        for (std::size_t k = 0; k < len;) {  // token-aligned spans, sometimes overlapping
+            if (!rng.bernoulli(0.5)) {
+                ++k;
+                continue;
+            }
+            const std::size_t e = std::min<std::size_t>(len, k + 1 + rng.uniform_int(3));
+            const EntityId own = rng.bernoulli(0.1) ? EntityId(9) : EntityId{};
+            spans.push_back(Mention{own, starts[k], ends[e - 1], static_cast<float>(rng.uniform()), MentionSource::external});
+            k = rng.bernoulli(0.2) ? k + 1 : e;
+        }
+        if (rng.bernoulli(0.05)) spans.push_back(Mention{EntityId{}, 900, 950, 1.0f, MentionSource::external});  // outside
+        CandidateDiscovery d1, d2;
+        std::vector<Mention> got{Mention{EntityId(8), 0, 0, 1.0f, MentionSource::external}};  // extract appends
+        pipe.extract(text, got, &d1);
+        REQUIRE(!got.empty());
+        CHECK(got[0].entity == EntityId(8));
+        got.erase(got.begin());
+        const auto want = reference_pipeline(*dict, spans, *linker, o, text, d2);
+        INFO(text);
+        CHECK(got == want);
+        CHECK(d1.total() == d2.total());
+        CHECK(std::is_sorted(got.begin(), got.end(), [](const Mention& a, const Mention& b) { return a.begin < b.begin; }));
+    }
+    // a tagger that emits unsorted spans is sorted first; spans outside the text never reach out
+    EntityPipeline<ScriptedTagger> pipe(nullptr, ScriptedTagger{}, linker, PipelineOptions{.use_dictionary = false});
+    pipe.tagger().next = {Mention{EntityId{}, 6, 9, 0.9f, MentionSource::external}, Mention{EntityId{}, 0, 5, 0.9f, MentionSource::external},
+                          Mention{EntityId{}, 3, 2, 0.9f, MentionSource::external}, Mention{EntityId{}, 8, 4000, 0.9f, MentionSource::external}};
+    std::vector<Mention> out;
+    pipe.extract("salsa dip", out);
+    REQUIRE(out.size() == 2);
+    CHECK(out[0].entity == EntityId(0));
+    CHECK(out[1].entity == EntityId(4));
+}
+
+TEST_CASE("pipeline: linear in the title, and capped at max_text_bytes") {
+    Toy toy = make_toy(4, 200);
+    auto dict = std::make_shared<const DictionaryExtractor>(DictionaryExtractor::build(toy.forms));
+    CrfOptions co;
+    co.hash_bits = 14;
+    co.epochs = 2;
+    auto tagger = std::make_shared<CrfTagger>(co, dict);
+    tagger->train(toy.examples);
+    auto linker = std::make_shared<EntityLinker>();
+    linker->add_all(toy.forms);
+    // one long title of repeated forms: the dictionary finds every "salsa"; with the CRF each one
+    // is still covered by exactly one mention (kept, or replaced by a CRF span containing it)
+    std::string title;
+    const int copies = 20000;
+    for (int i = 0; i < copies; ++i) title += "salsa ";
+    EntityPipeline dict_only(dict, tagger, linker, PipelineOptions{.use_tagger = false, .max_text_bytes = 0});
+    std::vector<Mention> out;
+    dict_only.extract(title, out);
+    CHECK(out.size() == copies);
+    EntityPipeline unlimited(dict, tagger, linker, PipelineOptions{.max_text_bytes = 0});
+    out.clear();
+    unlimited.extract(title, out);
+    REQUIRE(!out.empty());
+    std::uint32_t last_end = 0;
+    bool disjoint = true;
+    for (const Mention& m : out) {
+        disjoint &= m.begin >= last_end && m.begin < m.end;
+        last_end = m.end;
+    }
+    CHECK(disjoint);
+    std::size_t covered = 0, k = 0;
+    for (int i = 0; i < copies; ++i) {
+        const std::uint32_t b = 6 * static_cast<std::uint32_t>(i), e = b + 5;
+        while (k < out.size() && out[k].end < e) ++k;
+        covered += k < out.size() && out[k].begin <= b && e <= out[k].end;
+    }
+    CHECK(covered == copies);
+    // the default cap reads the first 64 KiB only
+    const PipelineOptions defaults;
+    REQUIRE(defaults.max_text_bytes == 64 * 1024);
+    EntityPipeline capped(dict, tagger, linker);
+    out.clear();
+    capped.extract(title, out);
+    REQUIRE(!out.empty());
+    CHECK(out.back().end <= defaults.max_text_bytes);
+    // a configurable cap
+    const std::string t2 = std::string(9, 'x') + " salsa \xC3\xA9salsa";  // "salsa" at 10, "é" at 16..18
+    EntityPipeline small(dict, tagger, linker, PipelineOptions{.use_tagger = false, .max_text_bytes = 15});
+    out.clear();
+    small.extract(t2, out);
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].begin == 10);
+    small.options().max_text_bytes = 14;  // "salsa" cut to "sals": no match
+    out.clear();
+    small.extract(t2, out);
+    CHECK(out.empty());
+    // ... cut back to a character start: a cap inside "é" ends the text before it
+    EntityPipeline<ScriptedTagger> spans(nullptr, ScriptedTagger{}, nullptr,
+                                         PipelineOptions{.use_dictionary = false, .max_text_bytes = 17});
+    spans.tagger().next = {Mention{EntityId{}, 10, 15, 1.0f, MentionSource::external},
+                           Mention{EntityId{}, 10, 17, 1.0f, MentionSource::external}};
+    out.clear();
+    spans.extract(t2, out);
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].end == 15);
+    spans.options().max_text_bytes = 18;
+    out.clear();
+    spans.extract(t2, out);
+    CHECK(out.size() == 2);
 }

@@ -1,9 +1,12 @@
 #include <doctest/doctest.h>
 
+#include <cstring>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include <kerec/core/checksum.hpp>
 #include <kerec/core/io.hpp>
 #include <kerec/core/random.hpp>
 #include <kerec/entity/dictionary.hpp>
@@ -390,4 +393,122 @@ TEST_CASE("normalizer and dictionary: invariants on random bytes (fuzz-style)") 
             }
         }
     }
+}
+
+TEST_CASE("dictionary: form ranges are a named concept") {
+    static_assert(SurfaceFormRange<Forms>);
+    static_assert(SurfaceFormRange<std::vector<std::pair<std::string_view, EntityId>>>);
+    static_assert(SurfaceFormRange<std::vector<std::pair<const char*, EntityId>>>);
+    static_assert(!SurfaceFormRange<std::vector<std::string>>);
+    static_assert(!SurfaceFormRange<std::vector<std::pair<std::string, std::string>>>);
+    static_assert(!SurfaceFormRange<int>);
+    const std::vector<std::pair<std::string_view, EntityId>> views{{"Salsa", EntityId(1)}};
+    CHECK(DictionaryExtractor::build(views).lookup("salsa") == EntityId(1));
+}
+
+TEST_CASE("dictionary: without word boundaries the scan is linear in the text, not in text × longest form") {
+    // 'a' x 10^6 with the forms "a" and 'a' x 1000 + "b": every position keeps the long form
+    // pending for 1000 bytes; each 'a' is still its own match.
+    const Forms forms{{"a", EntityId(1)}, {std::string(1000, 'a') + "b", EntityId(2)}};
+    DictionaryOptions o;
+    o.word_boundary = false;
+    const auto d = DictionaryExtractor::build(forms, o);
+    const std::string text(1'000'000, 'a');
+    std::vector<Mention> out;
+    DictionaryExtractor::Workspace ws;
+    d.extract(text, out, ws);
+    REQUIRE(out.size() == text.size());
+    bool all_a = true;
+    for (std::size_t i = 0; i < out.size(); ++i)
+        all_a &= out[i].entity == EntityId(1) && out[i].begin == i && out[i].end == i + 1;
+    CHECK(all_a);
+    // the long form wins where it occurs, and the 'a's before it are matched one by one
+    const std::string t2 = std::string(1500, 'a') + "b";
+    out.clear();
+    d.extract(t2, out, ws);
+    REQUIRE(out.size() == 501);
+    CHECK(out[499].end == 500);
+    CHECK(out[500].entity == EntityId(2));
+    CHECK(out[500].begin == 500);
+    CHECK(out[500].end == 1501);
+}
+
+TEST_CASE("dictionary: lookup and prefix queries equal a brute-force scan of the forms, in both modes") {
+    Rng rng(11);
+    Forms forms;
+    const char* words[] = {"ab", "a", "abc", "b", "bc", "c"};
+    for (std::uint32_t i = 0; i < 80; ++i) {
+        std::string f;
+        const auto len = 1 + rng.uniform_int(3);
+        for (std::uint64_t k = 0; k < len; ++k) f += std::string(k ? " " : "") + words[rng.uniform_int(6)];
+        forms.emplace_back(f, EntityId(i));
+    }
+    for (bool wb : {true, false}) {
+        DictionaryOptions o;
+        o.word_boundary = wb;
+        o.on_conflict = ConflictPolicy::first_wins;
+        const auto d = DictionaryExtractor::build(forms, o);
+        for (std::size_t i = 1; i < d.size(); ++i) CHECK(d.form(i - 1) < d.form(i));
+        for (int trial = 0; trial < 400; ++trial) {
+            std::string q;
+            const auto len = rng.uniform_int(4);
+            for (std::uint64_t k = 0; k < len; ++k) q += std::string(k ? " " : "") + words[rng.uniform_int(6)];
+            if (rng.bernoulli(0.3)) q += ' ';
+            std::optional<EntityId> exact;
+            bool prefix = false;
+            for (const auto& [f, e] : forms) {  // first listed claim wins
+                if (f == q && !exact) exact = e;
+                prefix |= std::string_view(f).starts_with(q);
+            }
+            CHECK(d.lookup_normalized(q) == exact);
+            CHECK(d.has_prefix_normalized(q) == prefix);
+        }
+    }
+}
+
+TEST_CASE("dictionary: a file with a valid checksum but hostile content is rejected, never trusted") {
+    const Forms forms{{"olive oil", EntityId(0)}, {"oil", EntityId(1)}, {"salsa verde", EntityId(2)}};
+    const auto d = DictionaryExtractor::build(forms);
+    const std::string good = d.to_bytes();
+    const auto again = DictionaryExtractor::from_bytes(good, "good.bin");
+    CHECK(again.size() == 3);
+    CHECK(again.lookup("Salsa Verde") == EntityId(2));
+    // Layout: magic(8) version(4) flags(3) u64 n + bytes, u64 n + offsets, u64 n + entities, crc.
+    const std::size_t bytes_at = 8 + 4 + 3 + 8;
+    auto resign = [](std::string s) {
+        const std::uint32_t c = crc32c(s.data(), s.size() - 4);
+        std::memcpy(s.data() + s.size() - 4, &c, 4);
+        return s;
+    };
+    auto rejects = [&](std::string s, std::string_view needle) {
+        try {
+            (void)DictionaryExtractor::from_bytes(resign(std::move(s)), "hostile.bin");
+            FAIL("accepted a hostile file");
+        } catch (const ParseError& e) {
+            CHECK_MESSAGE(std::string(e.what()).find(needle) != std::string::npos, e.what());
+            CHECK(std::string(e.what()).find("hostile.bin") != std::string::npos);
+        }
+    };
+    std::string s = good;
+    s[12] = 7;  // word_boundary flag
+    rejects(s, "option flags");
+    s = good;
+    s[bytes_at] = '\t';  // a byte the normaliser never emits
+    rejects(s, "byte 0x09");
+    s = good;
+    s[bytes_at] = ' ';  // a leading space: an empty word
+    rejects(s, "empty word");
+    s = good;
+    std::swap(s[bytes_at], s[bytes_at + 12]);  // "oil" <-> "salsa verde": order broken
+    rejects(s, "not strictly sorted");
+    s = good;
+    const std::size_t off_at = bytes_at + 3 + 9 + 11 + 8;  // the forms' bytes, then the offsets' count
+    const std::uint32_t big = 1000;
+    std::memcpy(s.data() + off_at + 4, &big, 4);  // off[1] past the bytes
+    rejects(s, "offset decreases");
+    s = good;
+    const std::uint32_t invalid = 0xFFFFFFFFu;
+    std::memcpy(s.data() + s.size() - 4 - 4, &invalid, 4);  // the last entity
+    rejects(s, "invalid entity");
+    rejects(good.substr(0, good.size() - 9), "does not fit");
 }

@@ -118,7 +118,7 @@ TEST_CASE("head finder: tokens_of maps source bytes to the tokens they cover") {
     CHECK(c == d);
 }
 
-TEST_CASE("choose_head: rightmost core mention whose head links, else its entity, else unresolved") {
+TEST_CASE("title_head: rightmost core mention whose head links, else its entity, else the next candidate") {
     const HeadFinder h({}, folding);
     EntityLinker linker(folding);
     linker.add("sauce", EntityId(0));
@@ -127,58 +127,141 @@ TEST_CASE("choose_head: rightmost core mention whose head links, else its entity
     const std::string t = "Mini Rigatoni With Vodka Cream Sauce";
     const auto n = norm_of(t);
     std::vector<Mention> ms{mention(t, "Mini Rigatoni"), mention(t, "Vodka Cream Sauce")};
-    HeadChoice c = choose_head(ms, n, h, &linker);
+    TitleHead c = title_head(ms, n, h, &linker);
     CHECK(c.mention == 0);
     CHECK(c.entity == EntityId(1));
     CHECK(n.token_text(c.token) == "rigatoni");
-    // the core mention links to nothing: the post-modifier mention is used
+    CHECK(c.head_mention == 0);
+    CHECK(c.head_entity == EntityId(1));
+    // the core mention links to nothing: the post-modifier mention gives the entity, while the
+    // title's head word stays the unknown "rigatoni" (a discovery candidate)
     EntityLinker only_sauce(folding);
     only_sauce.add("sauce", EntityId(0));
-    c = choose_head(ms, n, h, &only_sauce);
+    c = title_head(ms, n, h, &only_sauce);
     CHECK(c.mention == 1);
     CHECK(c.entity == EntityId(0));
+    CHECK(n.token_text(c.token) == "sauce");
+    CHECK(n.token_text(c.head_token) == "rigatoni");
+    CHECK_FALSE(c.head_entity.valid());
     // a mention that carries its own entity resolves even when its words do not link
     ms[0].entity = EntityId(7);
-    c = choose_head(ms, n, h, &only_sauce);
+    c = title_head(ms, n, h, &only_sauce);
     CHECK(c.mention == 0);
     CHECK(c.entity == EntityId(7));
-    // nothing links: the rightmost core head comes back unresolved
+    CHECK_FALSE(c.head_entity.valid());  // ... but its head word is still unknown
+    // without a linker, the mentions' own entities decide
+    c = title_head(ms, n, h, nullptr);
+    CHECK(c.entity == EntityId(7));
+    // nothing links: no entity, the rightmost core head comes back as the head word
     ms[0].entity = EntityId{};
     EntityLinker empty(folding);
-    c = choose_head(ms, n, h, &empty);
-    CHECK(c.mention == 0);
-    CHECK_FALSE(c.entity.valid());
-    CHECK(n.token_text(c.token) == "rigatoni");
-    c = choose_head(std::span<const Mention>{}, n, h, &linker);
+    c = title_head(ms, n, h, &empty);
     CHECK(c.mention == HeadFinder::npos);
-    CHECK(c.token == HeadFinder::npos);
+    CHECK_FALSE(c.entity.valid());
+    CHECK(c.head_mention == 0);
+    CHECK(n.token_text(c.head_token) == "rigatoni");
+    c = title_head(std::span<const Mention>{}, n, h, &linker);
+    CHECK(c.mention == HeadFinder::npos);
+    CHECK(c.head_token == HeadFinder::npos);
 }
 
-TEST_CASE("rightmost_head: never skips an unknown head for a known modifier") {
+TEST_CASE("title_head: never hides an unknown head behind a known modifier, yet the item gathers under it") {
     const HeadFinder h({}, folding);
     EntityLinker linker(folding);
     linker.add("gentle", EntityId(3));
     const std::string t = "Kids Extra Gentle Shampoo 12 oz";
     const auto n = norm_of(t);
     const std::vector<Mention> ms{mention(t, "Gentle", EntityId(3)), mention(t, "Shampoo 12 oz")};
-    const HeadChoice c = rightmost_head(ms, n, h, &linker);
-    CHECK(c.mention == 1);
-    CHECK(n.token_text(c.token) == "shampoo");
-    CHECK_FALSE(c.entity.valid());
-    CHECK(choose_head(ms, n, h, &linker).entity == EntityId(3));  // assignment does resolve to it
+    TitleHead c = title_head(ms, n, h, &linker);
+    CHECK(c.head_mention == 1);
+    CHECK(n.token_text(c.head_token) == "shampoo");
+    CHECK_FALSE(c.head_entity.valid());
+    CHECK(c.mention == 0);  // assignment does resolve to the modifier
+    CHECK(c.entity == EntityId(3));
     const std::vector<Mention> units{mention(t, "12 oz")};
-    CHECK(rightmost_head(units, n, h, &linker).mention == HeadFinder::npos);
-    // a span that inherited a contained modifier's entity still has an unknown head
+    c = title_head(units, n, h, &linker);
+    CHECK(c.head_mention == HeadFinder::npos);
+    CHECK(c.mention == HeadFinder::npos);
+    // a span that inherited a contained modifier's entity still has an unknown head word
     const std::vector<Mention> inherited{mention(t, "Gentle Shampoo", EntityId(3))};
-    CHECK_FALSE(rightmost_head(inherited, n, h, &linker).entity.valid());
+    c = title_head(inherited, n, h, &linker);
+    CHECK_FALSE(c.head_entity.valid());
+    CHECK(c.entity == EntityId(3));
     // a multi-word form links as a whole: its head word alone is no discovery candidate
     linker.add("peanut butter", EntityId(4));
+    linker.add("butter", EntityId(5));
     const std::string pb = "Acme Creamy Peanut Butter, 16 oz";
     const auto npb = norm_of(pb);
     const std::vector<Mention> forms{mention(pb, "Creamy Peanut Butter")};
-    const HeadChoice c2 = rightmost_head(forms, npb, h, &linker);
-    CHECK(c2.entity == EntityId(4));
-    CHECK(npb.token_text(c2.token) == "butter");
+    c = title_head(forms, npb, h, &linker);
+    CHECK(c.head_entity == EntityId(4));
+    CHECK(c.entity == EntityId(4));
+    CHECK(npb.token_text(c.head_token) == "butter");
+}
+
+TEST_CASE("title_head: a brute-force reading of the rule agrees on random mentions") {
+    // The rule spelt out naively (token ranges by a full scan per mention, candidate lists built
+    // explicitly) against the linear implementation.
+    const HeadFinder h({}, folding);
+    EntityLinker linker(folding);
+    const char* words[] = {"salsa", "chips", "with", "oz", "12", "verde", "hot", "for", "dip"};
+    linker.add("salsa", EntityId(0));
+    linker.add("salsa verde", EntityId(1));
+    linker.add("dip", EntityId(2));
+    linker.add("hot dip", EntityId(3));
+    Rng rng(17);
+    for (int trial = 0; trial < 2000; ++trial) {
+        std::string t;
+        const auto len = 1 + rng.uniform_int(7);
+        for (std::uint64_t k = 0; k < len; ++k) t += std::string(k ? " " : "") + words[rng.uniform_int(9)];
+        const auto n = norm_of(t);
+        std::vector<Mention> ms;
+        for (std::uint32_t b = 0; b < t.size(); ++b) {
+            if (t[b] == ' ' || (b > 0 && t[b - 1] != ' ') || !rng.bernoulli(0.4)) continue;
+            std::uint32_t e = b;
+            const auto words_in = 1 + rng.uniform_int(3);
+            for (std::uint64_t w = 0; w < words_in && e < t.size(); ++w) {
+                while (e < t.size() && t[e] != ' ') ++e;
+                if (w + 1 < words_in && e < t.size()) ++e;
+            }
+            while (e > b && t[e - 1] == ' ') --e;
+            const EntityId own = rng.bernoulli(0.3) ? EntityId(static_cast<std::uint32_t>(10 + rng.uniform_int(3))) : EntityId{};
+            ms.push_back(Mention{own, b, e, 1.0f, MentionSource::external});
+            b = e;
+        }
+        // the rule, naively
+        const std::size_t core = h.core_end(n);
+        const std::uint32_t core_src = core < n.tokens().size() ? n.tokens()[core].src_begin : 0xFFFFFFFFu;
+        std::vector<std::size_t> order;
+        for (int pass = 0; pass < 2; ++pass)
+            for (std::size_t i = ms.size(); i-- > 0;)
+                if ((ms[i].begin < core_src) == (pass == 0)) order.push_back(i);
+        TitleHead want;
+        bool got_e = false, got_h = false;
+        for (std::size_t i : order) {
+            const auto [a, b] = HeadFinder::tokens_of(n, ms[i].begin, ms[i].end);
+            if (a >= b) continue;
+            const std::size_t hd = h.head(n, a, ms[i].begin < core_src ? std::min(b, core) : b);
+            EntityId linked;
+            if (hd != HeadFinder::npos)
+                for (std::size_t s = a; s <= hd && !linked.valid(); ++s) {  // longest suffix ending at hd
+                    std::string piece;
+                    for (std::size_t k = s; k <= hd; ++k) piece += std::string(k > s ? " " : "") + std::string(n.token_text(k));
+                    if (auto e = linker.link_normalized(piece)) linked = *e;
+                }
+            if (!got_h && hd != HeadFinder::npos) want.head_mention = i, want.head_token = hd, want.head_entity = linked, got_h = true;
+            const EntityId e = linked.valid() ? linked : ms[i].entity;
+            if (!got_e && e.valid()) want.mention = i, want.token = hd, want.entity = e, got_e = true;
+        }
+        const TitleHead got = title_head(ms, n, h, &linker);
+        INFO(t);
+        CHECK(got.mention == want.mention);
+        CHECK(got.token == want.token);
+        CHECK(got.entity == want.entity);
+        CHECK(got.head_mention == want.head_mention);
+        CHECK(got.head_token == want.head_token);
+        CHECK(got.head_entity == want.head_entity);
+    }
 }
 
 TEST_CASE("head discovery: counts, head share and ordering") {
@@ -268,7 +351,7 @@ TEST_CASE("self-training discovers the head nouns the seed lacks, not the modifi
         ms.clear();
         pipe.extract(cat.titles[i], ms);
         norm.normalize(cat.titles[i], n);
-        const HeadChoice c = choose_head(ms, n, h, model.linker.get());
+        const TitleHead c = title_head(ms, n, h, model.linker.get());
         if (cat.nouns[i] == "Organic" || cat.nouns[i] == "Spicy" || cat.nouns[i] == "Classic" || cat.nouns[i] == "Smoked" ||
             cat.nouns[i] == "Vanilla" || cat.nouns[i] == "Sea Salt")
             continue;
@@ -343,12 +426,27 @@ TEST_CASE("head choice: mentions outside the text or inverted are ignored, never
     const auto n = norm_of(t);
     const std::vector<Mention> hostile{Mention{EntityId{}, 500, 900, 1.0f, MentionSource::external},
                                        Mention{EntityId{}, 9, 2, 1.0f, MentionSource::external}};
-    CHECK(choose_head(hostile, n, h, &linker).mention == HeadFinder::npos);
-    CHECK(rightmost_head(hostile, n, h, &linker).mention == HeadFinder::npos);
-    CHECK(choose_head(hostile, n, h, nullptr).mention == HeadFinder::npos);
+    TitleHead c = title_head(hostile, n, h, &linker);
+    CHECK(c.mention == HeadFinder::npos);
+    CHECK(c.head_mention == HeadFinder::npos);
+    CHECK(title_head(hostile, n, h, nullptr).mention == HeadFinder::npos);
+    // hostile offsets with an entity: still ignored (they cover no token); unsorted input is safe
+    const std::vector<Mention> linked_hostile{Mention{EntityId(6), 0, 4, 1.0f, MentionSource::external},
+                                              Mention{EntityId(4), 500, 900, 1.0f, MentionSource::external},
+                                              Mention{EntityId(5), 5, 10, 1.0f, MentionSource::external},
+                                              Mention{EntityId(4), 0xFFFFFFF0u, 0xFFFFFFFFu, 1.0f, MentionSource::external}};
+    c = title_head(linked_hostile, n, h, nullptr);
+    CHECK(c.entity == EntityId(5));
+    CHECK(c.mention == 2);
+    // Mention::text clamps to the text instead of throwing (it is noexcept)
+    CHECK(linked_hostile[1].text(t).empty());
+    CHECK(linked_hostile[3].text(t).empty());
+    CHECK(Mention{EntityId{}, 9, 2, 1.0f, MentionSource::external}.text(t).empty());
+    CHECK(Mention{EntityId{}, 5, 900, 1.0f, MentionSource::external}.text(t) == "Salsa");
+    CHECK(Mention{EntityId{}, 9, 2, 1.0f, MentionSource::external}.size() == 0);
     const auto bad = norm_of("\xff\xfe\xfd Salsa \xc3");
     const std::vector<Mention> all{Mention{EntityId{}, 0, 12, 1.0f, MentionSource::crf}};
-    const HeadChoice c = choose_head(all, bad, h, &linker);
+    c = title_head(all, bad, h, &linker);
     CHECK(c.entity == EntityId(0));
     CHECK(bad.token_text(c.token) == "salsa");
 }

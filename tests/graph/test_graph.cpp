@@ -427,7 +427,7 @@ TEST_CASE("graph: weighted neighbour sampler follows the weights (chi-square) an
 // Feedback-learned weights
 
 #include <kerec/core/item_entity_map.hpp>
-#include <kerec/eval/stats.hpp>
+#include <kerec/core/stats.hpp>
 #include <kerec/graph/baskets.hpp>
 #include <kerec/graph/feedback.hpp>
 #include <kerec/sim/score.hpp>
@@ -443,12 +443,6 @@ Event ev(std::uint32_t user, std::uint32_t item, std::int64_t t, EventKind k, st
 
 ItemEntityMap map_of(std::vector<EntityId> entity_of_item, std::size_t entities) {
     return ItemEntityMap::from_primary(entity_of_item, entities);
-}
-
-ItemEntityMap world_items(const sim::World& world) {
-    std::vector<EntityId> e;
-    for (const auto& item : world.items()) e.push_back(item.entity);
-    return ItemEntityMap::from_primary(e, world.entities().size());
 }
 
 // The attribution test's log: entity 2 is always clicked after purchases of entity 0, and bought
@@ -662,7 +656,7 @@ TEST_CASE("feedback: on the simulated world, learned weights track hidden streng
     const auto js = sim::noisy_judgments(world, 3);
     const auto g0 = build_graph<EdgeFeedback>(js);
     const double llm_only = sim::graph_strength_spearman(world, g0);
-    const auto items = world_items(world);
+    const auto items = world.item_entity_map();
     FeedbackOptions o;
     o.estimate_position_bias = true;
     o.threads = 2;

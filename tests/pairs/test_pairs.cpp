@@ -71,7 +71,8 @@ TEST_CASE("popularity: counts, exponential decay, ranks, unmapped and bad input"
         ev.push_back(e);
     };
     add(0, 100); add(0, 100); add(1, 0); add(1, 0); add(1, 0); add(2, 100, EventKind::click); add(3, 50);
-    auto plain = Popularity::from_events(ev, item_entity, 3);
+    const auto map = ItemEntityMap::from_primary(item_entity, 3);
+    auto plain = Popularity::from_events(ev, map);
     CHECK(plain.score(EntityId{0}) == 2.0);
     CHECK(plain.score(EntityId{1}) == 3.0);
     CHECK(plain.score(EntityId{2}) == 0.0);  // clicks weigh 0 by default
@@ -83,34 +84,37 @@ TEST_CASE("popularity: counts, exponential decay, ranks, unmapped and bad input"
     PopularityOptions o;
     o.half_life = 50.0;  // entity 1's events are two half-lives old: 3 * 0.25 = 0.75
     o.click_weight = 0.5;
-    auto decayed = Popularity::from_events(ev, item_entity, 3, o);
+    auto decayed = Popularity::from_events(ev, map, o);
     CHECK(decayed.score(EntityId{1}) == doctest::Approx(0.75));
     CHECK(decayed.score(EntityId{0}) == doctest::Approx(2.0));
     CHECK(decayed.score(EntityId{2}) == doctest::Approx(0.5));
     CHECK(decayed.rank(EntityId{0}) == 0);
     CHECK(decayed.rank(EntityId{1}) == 1);
     o.now = 200;  // explicit reference time
-    CHECK(Popularity::from_events(ev, item_entity, 3, o).score(EntityId{0}) == doctest::Approx(0.5));
+    CHECK(Popularity::from_events(ev, map, o).score(EntityId{0}) == doctest::Approx(0.5));
 
     // Rates: entity 1 was seen from t = 0 (3 bills over 200 s), entity 0 from t = 100 (2 over 100 s).
     PopularityOptions rate;
     rate.rate_window = 10.0;
     rate.now = 200;
-    auto r = Popularity::from_events(ev, item_entity, 3, rate);
+    auto r = Popularity::from_events(ev, map, rate);
     CHECK(r.score(EntityId{1}) == doctest::Approx(3.0 / 200.0));
     CHECK(r.score(EntityId{0}) == doctest::Approx(2.0 / 100.0));
     CHECK(r.rank(EntityId{0}) == 0);
     rate.now = 105;  // a window longer than the age
-    CHECK(Popularity::from_events(ev, item_entity, 3, rate).score(EntityId{0}) == doctest::Approx(2.0 / 10.0));
+    CHECK(Popularity::from_events(ev, map, rate).score(EntityId{0}) == doctest::Approx(2.0 / 10.0));
     rate.rate_window = -1;
-    CHECK_THROWS_AS(Popularity::from_events(ev, item_entity, 3, rate), InvalidArgument);
+    CHECK_THROWS_AS(Popularity::from_events(ev, map, rate), InvalidArgument);
 
     o.half_life = std::numeric_limits<double>::quiet_NaN();
-    CHECK_THROWS_AS(Popularity::from_events(ev, item_entity, 3, o), InvalidArgument);
+    CHECK_THROWS_AS(Popularity::from_events(ev, map, o), InvalidArgument);
     add(9, 0);  // item outside the mapping
-    CHECK_THROWS_AS(Popularity::from_events(ev, item_entity, 3), InvalidArgument);
+    CHECK_THROWS_WITH_AS(Popularity::from_events(ev, map), doctest::Contains("event 7 has item 9"), OutOfRange);
     ev.pop_back();
-    CHECK_THROWS_AS(Popularity::from_events(ev, item_entity, 2), InvalidArgument);  // entity 2 >= 2
+    add(0, 0);
+    ev.back().item = ItemId::invalid();  // no item: counted as unmapped, like an item with no entity
+    CHECK(Popularity::from_events(ev, map).unmapped_events() == 2);
+    ev.pop_back();
     CHECK_THROWS_AS(Popularity(std::vector<double>{1.0, -1.0}), InvalidArgument);
     CHECK_THROWS_AS(Popularity(std::vector<double>{std::nan("")}), InvalidArgument);
     CHECK_THROWS_AS(plain.rank(EntityId{7}), InvalidArgument);
@@ -253,4 +257,42 @@ TEST_CASE("segmented generator: default segments, counts against all pairs, bad 
     CHECK_THROWS_AS(SegmentedPairGenerator(pop, {}, ex), InvalidArgument);
     CHECK_THROWS_AS(g.shard(3, 3), InvalidArgument);
     CHECK_THROWS_AS(g.slice(5, g.count() + 1), InvalidArgument);
+}
+
+TEST_CASE("segmented pairs: the defaults serve a small catalogue; budget as a share") {
+    // 8 entities: the head holds min(n, min_head = 16) = all of them, so every pair is asked.
+    std::vector<double> scores{8, 7, 6, 5, 4, 3, 2, 1};
+    const Popularity pop(scores);
+    const SegmentedPairGenerator unordered(pop);
+    CHECK(unordered.count() == 28);
+    std::set<EntityPair> seen;
+    for (EntityPair p : unordered.pairs()) {
+        CHECK(p.a < p.b);  // unordered: the lower id is asked as a
+        seen.insert(p);
+    }
+    CHECK(seen.size() == 28);
+    SegmentedPairOptions ordered;
+    ordered.ordered = true;
+    CHECK(SegmentedPairGenerator(pop, ordered).count() == 56);
+
+    // With min_head = 0 the old behaviour: 2% of 8 rounds to an empty head.
+    SegmentedPairOptions no_min;
+    no_min.min_head = 0;
+    const SegmentedPairGenerator sparse(pop, no_min);
+    CHECK(sparse.segments()[0].size() == 0);
+    CHECK(sparse.count() < 28);
+
+    // A large catalogue keeps its quantile head (2% of 5000 = 100 >= 16).
+    std::vector<double> many(5000);
+    for (std::size_t i = 0; i < many.size(); ++i) many[i] = static_cast<double>(many.size() - i);
+    const SegmentedPairGenerator big{Popularity(many)};
+    CHECK(big.segments()[0].size() == 100);
+    CHECK(big.count() < big.all_pairs_count() / 5);
+
+    SegmentedPairOptions share;
+    share.ordered = true;
+    share.budget_share = 0.25;
+    CHECK(SegmentedPairGenerator(pop, share).count() == 14);
+    share.budget_share = 1.5;
+    CHECK_THROWS_AS(SegmentedPairGenerator(pop, share), InvalidArgument);
 }

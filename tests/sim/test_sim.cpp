@@ -166,11 +166,13 @@ TEST_CASE("sim: event log is ordered, consistent, and clicks follow complementar
         const auto& it = w.item(ev[i].item);
         REQUIRE(it.arrival_time <= ev[i].time);  // nothing is bought or shown before it exists
         REQUIRE(ev[i].user.index() < w.users().size());
-        if (ev[i].kind == EventKind::bill) {
+        if (ev[i].kind == EventKind::bill || ev[i].kind == EventKind::view) {
             CHECK_FALSE(ev[i].trigger.valid());
+            CHECK(ev[i].request == 0);
         } else {
             REQUIRE(ev[i].trigger.valid());
             CHECK(ev[i].position < w.config().exposures_per_bill);
+            CHECK(ev[i].request > 0);
         }
         if (ev[i].kind == EventKind::click) {
             ++clicks;
@@ -295,4 +297,285 @@ TEST_CASE("sim: online exposures follow the recommender, clicks follow the truth
     const auto again = w.simulate_exposures(w.events(), [&](ItemId, std::vector<ItemId>& shown) { shown.push_back(ItemId{0}); }, 3, 10);
     CHECK(again.size() >= 10);
     CHECK(again.size() <= 20);
+}
+
+namespace {
+// For each view, the bill that closes its browsing session: the next non-view event of the log.
+struct ViewSession {
+    std::size_t view;
+    std::size_t bill;
+};
+std::vector<ViewSession> view_sessions(const World& w) {
+    std::vector<ViewSession> out;
+    const auto ev = w.events();
+    std::size_t next = ev.size();
+    for (std::size_t i = ev.size(); i-- > 0;) {
+        if (ev[i].kind != EventKind::view) {
+            next = i;
+            continue;
+        }
+        out.push_back({i, next});
+    }
+    return out;
+}
+}  // namespace
+
+TEST_CASE("sim: every preset browses before buying; views precede their bill by seconds to minutes") {
+    for (auto name : {"tiny", "small", "medium", "large"}) CHECK(Config::preset(name).views_per_bill > 0.0);
+    for (const World* w : {&tiny(), &small()}) {
+        const auto ev = w->events();
+        const auto sessions = view_sessions(*w);
+        REQUIRE(w->summary().views == sessions.size());
+        CHECK(sessions.size() > ev.size() / 10);
+        for (const auto& s : sessions) {
+            REQUIRE(s.bill < ev.size());  // the log never ends on a view
+            const Event& v = ev[s.view];
+            const Event& b = ev[s.bill];
+            CHECK(b.kind == EventKind::bill);
+            CHECK(b.user == v.user);
+            CHECK(v.time <= b.time);
+            CHECK(b.time - v.time <= 64 * 120);
+            CHECK(v.item != b.item);  // the purchased item itself is not among the views
+            CHECK(w->item(v.item).arrival_time <= v.time);
+        }
+    }
+    // views_per_bill = 0: no sessions; the rest of the log is drawn as before
+    Config c = Config::preset("tiny", 3);
+    c.views_per_bill = 0.0;
+    CHECK(World::generate(c).summary().views == 0);
+    for (double bad : {-1.0, 33.0, std::nan("")}) {
+        c.views_per_bill = bad;
+        CHECK_THROWS_AS(World::generate(c), InvalidArgument);
+    }
+    c = Config::preset("tiny");
+    c.view_noise = 1.2;
+    CHECK_THROWS_AS(World::generate(c), InvalidArgument);
+}
+
+TEST_CASE("sim: views are substitutes of the purchase, noise as configured") {
+    for (double noise : {0.2, 0.5}) {
+        Config c = Config::preset("small", 11);
+        c.view_noise = noise;
+        c.views_per_bill = 3.0;
+        const World w = World::generate(c);
+        const auto ev = w.events();
+        std::size_t same_group = 0, same_entity = 0, total = 0, sessions = 0;
+        std::size_t last_bill = SIZE_MAX;
+        for (const auto& s : view_sessions(w)) {
+            const EntityId bought = w.item(ev[s.bill].item).entity, seen = w.item(ev[s.view].item).entity;
+            ++total;
+            same_group += w.group_of(seen) == w.group_of(bought);
+            same_entity += seen == bought;
+            sessions += s.bill != last_bill;
+            last_bill = s.bill;
+        }
+        REQUIRE(total > 10000);
+        const double substitute_share = static_cast<double>(same_group) / static_cast<double>(total);
+        const double entity_share = static_cast<double>(same_entity) / static_cast<double>(same_group);
+        MESSAGE("noise ", noise, ": substitute share ", substitute_share, ", same entity ", entity_share,
+                ", views per session ", static_cast<double>(total) / static_cast<double>(sessions));
+        CHECK(substitute_share == doctest::Approx(1.0 - noise).epsilon(0.03));
+        CHECK(entity_share == doctest::Approx(c.view_same_entity_share).epsilon(0.05));
+        // geometric: sessions with views average views_per_bill + 1 views
+        CHECK(static_cast<double>(total) / static_cast<double>(sessions) == doctest::Approx(c.views_per_bill + 1.0).epsilon(0.1));
+    }
+}
+
+TEST_CASE("sim: each exposure list has its own request id, shared by its clicks") {
+    const World& w = small();
+    const auto ev = w.events();
+    struct List {
+        UserId user;
+        ItemId trigger;
+        std::int64_t time;
+        std::set<std::uint16_t> positions;
+        std::map<std::uint16_t, ItemId> shown;
+    };
+    std::map<std::uint32_t, List> lists;
+    std::uint32_t last = 0;
+    for (const Event& e : ev) {
+        if (e.kind != EventKind::exposure) continue;
+        REQUIRE(e.request > 0);
+        CHECK(e.request >= last);  // ids grow along the log
+        last = e.request;
+        auto [it, fresh] = lists.try_emplace(e.request, List{e.user, e.trigger, e.time, {}, {}});
+        CHECK(it->second.user == e.user);
+        CHECK(it->second.trigger == e.trigger);
+        CHECK(it->second.time == e.time);
+        CHECK(it->second.positions.insert(e.position).second);  // one exposure per slot
+        it->second.shown[e.position] = e.item;
+    }
+    REQUIRE(lists.size() == w.request_count());
+    CHECK(lists.begin()->first == 1);
+    CHECK(lists.rbegin()->first == w.request_count());  // dense ids 1..request_count()
+    for (const Event& e : ev) {
+        if (e.kind != EventKind::click) continue;
+        const auto it = lists.find(e.request);
+        REQUIRE(it != lists.end());
+        CHECK(it->second.shown[e.position] == e.item);
+    }
+    // Online lists are numbered after the world's own, or from first_request.
+    auto show_two = [](ItemId, std::vector<ItemId>& shown) { shown.assign({ItemId{0}, ItemId{1}}); };
+    const auto online = w.simulate_exposures(ev, show_two, 1, 100);
+    REQUIRE(online.size() >= 200);
+    CHECK(online.front().request == w.request_count() + 1);
+    CHECK(online.back().request == w.request_count() + 100);
+    for (std::size_t i = 0; i + 1 < online.size(); ++i)
+        if (online[i + 1].kind == EventKind::exposure && online[i + 1].position == 0) CHECK(online[i + 1].request == online[i].request + 1);
+    const auto later = w.simulate_exposures(ev, show_two, 1, 10, /*first_request=*/5000000);
+    CHECK(later.front().request == 5000000);
+    CHECK(later.back().request == 5000009);
+    CHECK(w.simulate_exposures(ev, [](ItemId, std::vector<ItemId>&) {}, 1, 10).empty());
+}
+
+TEST_CASE("sim: split the log by time; items and entities that arrive after the cut") {
+    const World& w = small();
+    const auto ev = w.events();
+    const std::int64_t cut = w.split_time(0.8);
+    const auto train = w.events_before(cut), test = w.events_from(cut);
+    CHECK(train.size() + test.size() == ev.size());
+    CHECK(train.size() <= ev.size() * 8 / 10);
+    CHECK(train.size() > ev.size() * 79 / 100);
+    CHECK(train.back().time < cut);
+    CHECK(test.front().time >= cut);
+    CHECK(test.data() == train.data() + train.size());
+    CHECK(w.events_before(w.split_time(0.0)).empty());
+    CHECK(w.events_from(w.split_time(1.0)).empty());
+    CHECK(w.events_before(w.split_time(1.0)).size() == ev.size());
+    for (double bad : {-0.1, 1.5, std::nan("")}) CHECK_THROWS_AS(w.split_time(bad), InvalidArgument);
+
+    const auto fresh = w.items_arriving_from(cut);
+    REQUIRE(!fresh.empty());
+    std::set<ItemId> fresh_set(fresh.begin(), fresh.end());
+    for (const Event& e : train) CHECK(fresh_set.count(e.item) == 0);  // never seen in training
+    std::size_t seen_in_test = 0;
+    for (const Event& e : test) seen_in_test += fresh_set.count(e.item);
+    CHECK(seen_in_test > 0);
+    for (ItemId i : fresh) CHECK(w.item(i).is_new);
+    CHECK(w.items_arriving_from(0).size() == w.items().size());
+    for (EntityId e : w.entities_arriving_from(cut)) {
+        CHECK(w.entity(e).is_new);
+        for (const Event& x : train) CHECK(w.item(x.item).entity != e);
+    }
+    CHECK(w.entities_arriving_from(1).size() == w.summary().new_entities);
+}
+
+TEST_CASE("sim: item_entity_map holds each item's true entity, items ranked by popularity") {
+    const World& w = small();
+    const ItemEntityMap m = w.item_entity_map();
+    REQUIRE(m.item_count() == w.items().size());
+    REQUIRE(m.entity_count() == w.entities().size());
+    CHECK(m.link_count() == w.items().size());
+    for (std::uint32_t i = 0; i < w.items().size(); ++i) CHECK(m.primary(ItemId{i}) == w.items()[i].entity);
+    std::size_t linked = 0;
+    for (std::uint32_t e = 0; e < w.entities().size(); ++e) {
+        const auto row = m.items(EntityId{e});
+        linked += row.size();
+        for (std::size_t k = 0; k < row.size(); ++k) {
+            CHECK(w.item(row.ids[k]).entity == EntityId{e});
+            if (k) CHECK(w.item(row.ids[k - 1]).popularity >= w.item(row.ids[k]).popularity);
+        }
+    }
+    CHECK(linked == w.items().size());
+    CHECK_THROWS_AS(m.primary(ItemId{static_cast<std::uint32_t>(w.items().size())}), OutOfRange);
+}
+
+TEST_CASE("sim: the whole log is deterministic for a seed, views and request ids included") {
+    const World a = World::generate(Config::preset("tiny", 21));
+    const World b = World::generate(Config::preset("tiny", 21));
+    REQUIRE(a.events().size() == b.events().size());
+    CHECK(a.request_count() == b.request_count());
+    for (std::size_t i = 0; i < a.events().size(); ++i) {
+        const Event &x = a.events()[i], &y = b.events()[i];
+        REQUIRE(x.user == y.user);
+        REQUIRE(x.item == y.item);
+        REQUIRE(x.time == y.time);
+        REQUIRE(x.kind == y.kind);
+        REQUIRE(x.position == y.position);
+        REQUIRE(x.trigger == y.trigger);
+        REQUIRE(x.request == y.request);
+    }
+}
+
+TEST_CASE("sim score: substitute precision of neighbour lists") {
+    const World& w = small();
+    // an entity of a group with at least three members
+    std::uint32_t g = 0;
+    while (w.group_members(g).size() < 4) ++g;
+    const auto members = w.group_members(g);
+    const EntityId e = members[0];
+    std::vector<EntityId> same(members.begin(), members.end());  // includes e itself: skipped
+    CHECK(sim::substitute_precision_at_k(w, e, same) == 1.0);
+    std::vector<EntityId> other;
+    for (std::uint32_t k = 0; k < w.entities().size() && other.size() < 3; ++k)
+        if (w.group_of(EntityId{k}) != g) other.push_back(EntityId{k});
+    CHECK(sim::substitute_precision_at_k(w, e, other) == 0.0);
+    const std::vector<EntityId> mixed{e, members[1], other[0], members[2], other[1]};
+    CHECK(sim::substitute_precision_at_k(w, e, mixed) == doctest::Approx(0.5));
+    CHECK(sim::substitute_precision_at_k(w, e, mixed, 2) == doctest::Approx(0.5));
+    CHECK(sim::substitute_precision_at_k(w, e, mixed, 1) == 1.0);
+    CHECK(sim::substitute_precision_at_k(w, e, mixed, 3) == doctest::Approx(2.0 / 3.0));
+    CHECK(sim::substitute_precision_at_k(w, e, {}) == 0.0);
+    CHECK(sim::substitute_precision_at_k(w, e, std::vector<EntityId>{e}) == 0.0);
+    CHECK_THROWS_AS(sim::substitute_precision_at_k(w, e, std::vector<EntityId>{EntityId{999999}}), InvalidArgument);
+    CHECK_THROWS_AS(sim::substitute_precision_at_k(w, EntityId{}, same), InvalidArgument);
+}
+
+namespace {
+// The smallest graph the score helpers accept: rows of targets.
+struct RowGraph {
+    std::vector<std::vector<EntityId>> rows;
+    struct Row {
+        std::span<const EntityId> targets;
+    };
+    std::size_t node_count() const { return rows.size(); }
+    Row neighbors(EntityId e) const { return {rows.at(e.index())}; }
+};
+}  // namespace
+
+TEST_CASE("sim score: hidden edges a graph lacks, and recall@k over them") {
+    const World& w = small();
+    const auto all = w.complement_edges();
+    // A graph that knows every other hidden edge, plus a false one.
+    RowGraph g;
+    g.rows.resize(w.entities().size() / 2);  // entities beyond: no row at all
+    std::vector<sim::TrueEdge> expect;
+    for (std::size_t k = 0; k < all.size(); ++k) {
+        const bool known = k % 2 == 0 && all[k].from.index() < g.rows.size();
+        if (known) g.rows[all[k].from.index()].push_back(all[k].to);
+        else expect.push_back(all[k]);
+    }
+    g.rows[0].push_back(EntityId{0});
+    const auto missing = sim::hidden_edges_missing_from(w, g);
+    REQUIRE(missing.size() == expect.size());
+    for (std::size_t k = 0; k < missing.size(); ++k) {
+        CHECK(missing[k].from == expect[k].from);
+        CHECK(missing[k].to == expect[k].to);
+        CHECK(missing[k].strength == expect[k].strength);
+    }
+    CHECK(sim::hidden_edges_missing_from(w, RowGraph{}).size() == all.size());
+
+    // Ranking the true complements by strength: recall@k is the share of edges in the top k.
+    std::size_t calls = 0;
+    auto by_strength = [&](EntityId a) {
+        ++calls;
+        std::vector<sim::TrueEdge> out(w.complements_of(a).begin(), w.complements_of(a).end());
+        std::stable_sort(out.begin(), out.end(), [](auto& x, auto& y) { return x.strength > y.strength; });
+        std::vector<EntityId> ids;
+        for (auto& x : out) ids.push_back(x.to);
+        return ids;
+    };
+    std::size_t max_degree = 0, sources = 0, in_top3 = 0;
+    for (std::uint32_t a = 0; a < w.entities().size(); ++a) {
+        const auto n = w.complements_of(EntityId{a}).size();
+        max_degree = std::max(max_degree, n);
+        sources += n > 0;
+        in_top3 += std::min<std::size_t>(n, 3);
+    }
+    CHECK(sim::edge_recall_at_k(all, max_degree, by_strength) == 1.0);
+    CHECK(calls == sources);  // once per source
+    CHECK(sim::edge_recall_at_k(all, 3, by_strength) == doctest::Approx(static_cast<double>(in_top3) / all.size()));
+    CHECK(sim::edge_recall_at_k(all, 0, by_strength) == 0.0);
+    CHECK(sim::edge_recall_at_k(all, 10, [](EntityId) { return std::vector<EntityId>{}; }) == 0.0);
+    CHECK(sim::edge_recall_at_k({}, 10, by_strength) == 0.0);
 }

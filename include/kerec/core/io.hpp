@@ -1,11 +1,15 @@
-// kerec/core/io.hpp — crash-safe file output and line-oriented input.
+// kerec/core/io.hpp — crash-safe file output, line-oriented input, text fields.
 //
 // AtomicFile writes to "<path>.tmp.<pid>.<n>", fsyncs it, renames it over <path> and fsyncs the
 // directory, so readers see the old file or the new one, never a torn one. LineReader is a
-// buffered reader that counts lines (for ParseError) and strips "\n" / "\r\n". split_tsv splits a
-// line on tabs without copying. All operations are O(bytes).
+// buffered reader (of a file or of text in memory) that counts lines (for ParseError) and strips
+// "\n" / "\r\n". split_tsv splits a line on tabs without copying; escape_field/unescape_field make a
+// value one-line safe. invalid_utf8/repair_utf8 find and replace ill-formed UTF-8 (U+FFFD per
+// maximal ill-formed subpart, as the Unicode Standard recommends). All operations are O(bytes).
 #pragma once
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
@@ -15,7 +19,6 @@
 #include <string_view>
 #include <utility>
 #include <vector>
-#include <atomic>
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -167,6 +170,13 @@ public:
         }
         buffer_.resize(1 << 16);
     }
+    /// Lines of `text` held in memory (`name` appears in errors).
+    static LineReader from_string(std::string_view text, std::string name = "<text>") {
+        return LineReader(text, std::move(name));
+    }
+    LineReader(LineReader&& o) noexcept
+        : name_(std::move(o.name_)), fd_(std::exchange(o.fd_, -1)), buffer_(std::move(o.buffer_)), pos_(o.pos_),
+          end_(o.end_), eof_(o.eof_), line_(o.line_) {}
     LineReader(const LineReader&) = delete;
     LineReader& operator=(const LineReader&) = delete;
     ~LineReader() {
@@ -178,7 +188,7 @@ public:
         for (;;) {
             const char* begin = buffer_.data() + pos_;
             const std::size_t avail = end_ - pos_;
-            if (const void* nl = std::memchr(begin, '\n', avail)) {
+            if (const void* nl = avail ? std::memchr(begin, '\n', avail) : nullptr) {
                 std::size_t len = static_cast<std::size_t>(static_cast<const char*>(nl) - begin);
                 pos_ += len + 1;
                 if (len > 0 && begin[len - 1] == '\r') --len;
@@ -209,6 +219,9 @@ public:
     }
 
 private:
+    LineReader(std::string_view text, std::string name)
+        : name_(std::move(name)), buffer_(text.begin(), text.end()), end_(text.size()), eof_(true) {}
+
     void refill() {
         // Move the partial line to the front; grow when one line fills the buffer.
         const std::size_t keep = end_ - pos_;
@@ -259,6 +272,14 @@ inline void split_tsv(std::string_view line, std::vector<std::string_view>& fiel
     split(line, '\t', fields);
 }
 
+/// `s` without leading and trailing ASCII whitespace (space, \t, \n, \r, \f, \v).
+constexpr std::string_view trim_whitespace(std::string_view s) noexcept {
+    auto space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; };
+    while (!s.empty() && space(s.front())) s.remove_prefix(1);
+    while (!s.empty() && space(s.back())) s.remove_suffix(1);
+    return s;
+}
+
 /// Escape a value for a one-line text field: backslash, tab, newline and CR become \\ \t \n \r.
 inline std::string escape_field(std::string_view value) {
     std::string out;
@@ -301,6 +322,102 @@ inline bool unescape_field(std::string_view value, std::string& out, std::size_t
         }
     }
     return true;
+}
+
+namespace detail {
+// Length of the well-formed UTF-8 sequence at s[0] (1..4), or 0 with `bad` = the length of its
+// maximal ill-formed subpart (>= 1). Table 3-7 of the Unicode Standard.
+inline std::size_t utf8_sequence(const unsigned char* s, std::size_t n, std::size_t& bad) noexcept {
+    const unsigned char c = s[0];
+    if (c < 0x80) return 1;
+    std::size_t len = 0;
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF) len = 2;
+    else if (c == 0xE0) len = 3, lo = 0xA0;
+    else if (c == 0xED) len = 3, hi = 0x9F;
+    else if (c >= 0xE1 && c <= 0xEF) len = 3;
+    else if (c == 0xF0) len = 4, lo = 0x90;
+    else if (c == 0xF4) len = 4, hi = 0x8F;
+    else if (c >= 0xF1 && c <= 0xF3) len = 4;
+    else {
+        bad = 1;
+        return 0;
+    }
+    for (std::size_t k = 1; k < len; ++k) {
+        if (k >= n || s[k] < lo || s[k] > hi) {
+            bad = k;
+            return 0;
+        }
+        lo = 0x80, hi = 0xBF;
+    }
+    return len;
+}
+}  // namespace detail
+
+namespace detail {
+/// `text` as it may appear in an error message: at most `max` bytes of it (then "…"), control
+/// bytes and ill-formed UTF-8 written as \xHH.
+inline std::string excerpt(std::string_view text, std::size_t max = 80) {
+    std::string out;
+    const auto* s = reinterpret_cast<const unsigned char*>(text.data());
+    std::size_t i = 0;
+    for (const std::size_t n = text.size(); i < n && out.size() < max;) {
+        std::size_t bad = 0;
+        const std::size_t len = utf8_sequence(s + i, n - i, bad);
+        if (len == 1 && (s[i] < 0x20 || s[i] == 0x7F)) bad = 1;
+        if (len && !bad) {
+            out.append(text, i, len);
+            i += len;
+            continue;
+        }
+        for (std::size_t k = 0; k < std::max<std::size_t>(bad, 1); ++k) {
+            constexpr char hex[] = "0123456789abcdef";
+            out += "\\x";
+            out += hex[s[i + k] >> 4];
+            out += hex[s[i + k] & 15];
+        }
+        i += std::max<std::size_t>(bad, 1);
+    }
+    if (i < text.size()) out += "…";
+    return out;
+}
+}  // namespace detail
+
+/// Number of ill-formed sequences in `text` (0: well-formed UTF-8, no overlongs, surrogates or
+/// code points above U+10FFFF).
+inline std::size_t invalid_utf8(std::string_view text) noexcept {
+    const auto* s = reinterpret_cast<const unsigned char*>(text.data());
+    std::size_t bad_count = 0;
+    for (std::size_t i = 0, n = text.size(); i < n;) {
+        std::size_t bad = 0;
+        const std::size_t len = detail::utf8_sequence(s + i, n - i, bad);
+        i += len ? len : bad;
+        bad_count += len == 0;
+    }
+    return bad_count;
+}
+
+/// Replace every ill-formed sequence of `text` by U+FFFD, in place; returns how many were replaced.
+inline std::size_t repair_utf8(std::string& text) {
+    if (invalid_utf8(text) == 0) return 0;
+    std::string out;
+    out.reserve(text.size() + 8);
+    const auto* s = reinterpret_cast<const unsigned char*>(text.data());
+    std::size_t replaced = 0;
+    for (std::size_t i = 0, n = text.size(); i < n;) {
+        std::size_t bad = 0;
+        const std::size_t len = detail::utf8_sequence(s + i, n - i, bad);
+        if (len) {
+            out.append(text, i, len);
+            i += len;
+        } else {
+            out += "\xEF\xBF\xBD";
+            ++replaced;
+            i += bad;
+        }
+    }
+    text = std::move(out);
+    return replaced;
 }
 
 }  // namespace kerec

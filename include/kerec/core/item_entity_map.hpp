@@ -32,8 +32,8 @@ namespace kerec {
 
 /// One extraction result: `item` is about `entity` with confidence `score`.
 struct ItemEntityLink {
-    ItemId item;
-    EntityId entity;
+    ItemId item{};
+    EntityId entity{};
     float score = 1.0f;
 };
 

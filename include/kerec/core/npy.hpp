@@ -1,21 +1,34 @@
-// kerec/core/npy.hpp — NumPy .npy files <-> Eigen matrices (via xtensor's npy support).
+// kerec/core/npy.hpp — NumPy .npy files <-> Eigen matrices.
 //
 // Embeddings (h1, h2, final entity representations) travel to and from numpy as 2-D .npy files:
 // magic "\x93NUMPY", version, a little-endian header length, a Python-dict header
-// {'descr': '<f4'|'<f8', 'fortran_order': bool, 'shape': (rows, cols)} padded to 64 bytes, then the
-// data. The header, dtype, rank and exact payload size are validated before any data is trusted
-// (ParseError otherwise); writes are atomic. O(rows * cols).
+// {'descr': '<f4', 'fortran_order': False, 'shape': (rows, cols)} padded to 64 bytes, then the
+// data. Loading validates everything in kerec's own words before a byte of payload is trusted:
+// the header, the dtype (float32 for float, float64 for double, byte order '<', '=' or '>'; any
+// other type, e.g. '|u1', is rejected by name), rank 2, each dimension <= 2^32 - 1 (one row per
+// 32-bit id), rows * cols * item size without overflow and equal to the payload in the file; only
+// then is the matrix allocated and the payload read once, straight into it (big-endian data is
+// swapped, Fortran order transposed). NpyLoadOptions::finite rejects NaN/Inf with the index of the
+// first one. Errors are ParseErrors naming the file. Writes go through xtensor's npy writer,
+// atomically. O(rows * cols).
 #pragma once
 
+#include <algorithm>
+#include <bit>
+#include <cctype>
+#include <cerrno>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <limits>
-#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <Eigen/Core>
 #include <fmt/format.h>
@@ -127,7 +140,7 @@ inline NpyHeader parse_npy_dict(std::string_view h, const std::string& name) {
             }
             have_shape = true;
         } else {
-            throw fail(i, fmt::format("unknown key '{}'", key));
+            throw fail(i, fmt::format("unknown key '{}'", excerpt(key)));
         }
         npy_skip_ws(h, i);
         if (i < h.size() && h[i] == ',') {
@@ -146,11 +159,138 @@ inline NpyHeader parse_npy_dict(std::string_view h, const std::string& name) {
     return out;
 }
 
+}  // namespace detail
+
+/// How load_npy checks the values it read.
+struct NpyLoadOptions {
+    /// Reject NaN and +-Inf (ParseError with the index of the first one): embedding tables.
+    bool finite = false;
+};
+
+/// Largest dimension load_npy accepts: a table has at most one row per 32-bit id.
+inline constexpr std::uint64_t npy_max_dimension = 0xFFFFFFFFu;
+
+namespace detail {
+
 template <class Scalar>
 constexpr std::string_view npy_descr() {
     if constexpr (std::is_same_v<Scalar, float>) return "<f4";
     else if constexpr (std::is_same_v<Scalar, double>) return "<f8";
     else static_assert(sizeof(Scalar) == 0, "kerec npy: Scalar must be float or double");
+}
+
+/// What a simple numpy dtype string ('<f4', '|u1', ...) names, for error messages.
+inline std::string npy_dtype_name(char kind, unsigned size) {
+    const unsigned bits = size * 8;
+    switch (kind) {
+        case 'f': return fmt::format("{}-bit floats", bits);
+        case 'i': return fmt::format("{}-bit signed integers", bits);
+        case 'u': return fmt::format("{}-bit unsigned integers", bits);
+        case 'b': return "booleans";
+        case 'c': return fmt::format("{}-bit complex numbers", bits);
+        case 'S': case 'a': return fmt::format("{}-byte strings", size);
+        case 'U': return fmt::format("{}-character unicode strings", size);
+        case 'O': return "Python objects";
+        case 'V': return "raw bytes";
+        case 'M': return "datetimes";
+        case 'm': return "timedeltas";
+        default: return "an unknown type";
+    }
+}
+
+/// Rows, columns and byte order of a validated header for Scalar.
+struct NpyLayout {
+    std::uint64_t rows = 0, cols = 0;
+    std::uint64_t payload = 0;  ///< bytes
+    bool swap = false;          ///< the file's byte order is not the host's
+    bool fortran = false;
+};
+
+/// Validate `h` for a RowMatrix<Scalar> whose payload has `available` bytes in the file.
+template <class Scalar>
+NpyLayout npy_layout(const NpyHeader& h, std::uint64_t available, const std::string& name) {
+    constexpr std::string_view want = npy_descr<Scalar>();
+    const std::string& d = h.descr;
+    const auto fail = [&](const std::string& what) { return ParseError(name, 0, 0, what); };
+    // A simple dtype is byte order, kind, item size: '<f4'.
+    unsigned size = 0;
+    bool simple = d.size() >= 3 && d.size() <= 5 && (d[0] == '<' || d[0] == '>' || d[0] == '=' || d[0] == '|') &&
+                  std::isalpha(static_cast<unsigned char>(d[1]));
+    for (std::size_t k = 2; simple && k < d.size(); ++k) {
+        if (d[k] < '0' || d[k] > '9') simple = false;
+        else size = size * 10 + static_cast<unsigned>(d[k] - '0');
+    }
+    if (!simple)
+        throw fail(fmt::format("npy dtype '{}' is not a simple numpy type (expected '{}')", excerpt(d), want));
+    if (d[1] == 'f' && size == sizeof(Scalar) && d[0] == '|')
+        throw fail(fmt::format("npy dtype '{}': byte order '|' (not applicable) for a {}-byte type (expected '{}', '={}' or '>{}')",
+                               d, sizeof(Scalar), want, want.substr(1), want.substr(1)));
+    if (d[1] != 'f' || size != sizeof(Scalar))
+        throw fail(fmt::format("npy dtype '{}' ({}) is not {}-bit floats (expected '{}', '={}' or '>{}')", d,
+                               npy_dtype_name(d[1], size), 8 * sizeof(Scalar), want, want.substr(1), want.substr(1)));
+    NpyLayout l;
+    const bool file_little = d[0] == '<' || (d[0] == '=' && std::endian::native == std::endian::little);
+    l.swap = file_little != (std::endian::native == std::endian::little);
+    l.fortran = h.fortran_order;
+    if (h.shape.size() != 2)
+        throw fail(fmt::format("npy array has rank {} (expected 2: rows, cols)", h.shape.size()));
+    l.rows = h.shape[0], l.cols = h.shape[1];
+    for (std::uint64_t dim : h.shape)
+        if (dim > npy_max_dimension)
+            throw fail(fmt::format("npy shape ({}, {}): dimension {} exceeds {} (one row per 32-bit id)", l.rows, l.cols,
+                                   dim, npy_max_dimension));
+    const std::uint64_t elements = l.rows * l.cols;  // < 2^64: both factors < 2^32
+    if (elements > std::numeric_limits<std::uint64_t>::max() / sizeof(Scalar) ||
+        elements > static_cast<std::uint64_t>(std::numeric_limits<Eigen::Index>::max()))
+        throw fail(fmt::format("npy shape ({}, {}) is too large", l.rows, l.cols));
+    l.payload = elements * sizeof(Scalar);
+    if (available != l.payload)
+        throw fail(fmt::format("npy payload is {} bytes, shape ({}, {}) of '{}' needs {}{}", available, l.rows, l.cols, d,
+                               l.payload, available < l.payload ? " (file truncated)" : " (trailing bytes)"));
+    return l;
+}
+
+/// The matrix a payload of layout `l` is read into: row-major, or (cols, rows) for Fortran order.
+template <class Scalar>
+RowMatrix<Scalar> npy_destination(const NpyLayout& l) {
+    const auto r = static_cast<Eigen::Index>(l.rows), c = static_cast<Eigen::Index>(l.cols);
+    return l.fortran ? RowMatrix<Scalar>(c, r) : RowMatrix<Scalar>(r, c);
+}
+
+/// Byte order, Fortran order and the finite check, after the payload landed in `m`.
+template <class Scalar>
+void npy_finish(RowMatrix<Scalar>& m, const NpyLayout& l, const NpyLoadOptions& options, const std::string& name) {
+    if (l.swap) {
+        using U = std::conditional_t<sizeof(Scalar) == 4, std::uint32_t, std::uint64_t>;
+        for (Eigen::Index i = 0; i < m.size(); ++i) {
+            U u;
+            std::memcpy(&u, m.data() + i, sizeof u);
+            if constexpr (sizeof(U) == 4) u = __builtin_bswap32(u);
+            else u = __builtin_bswap64(u);
+            std::memcpy(m.data() + i, &u, sizeof u);
+        }
+    }
+    if (l.fortran) m = RowMatrix<Scalar>(m.transpose());
+    if (!options.finite) return;
+    for (Eigen::Index i = 0; i < m.size(); ++i)
+        if (!std::isfinite(m.data()[i]))
+            throw ParseError(name, 0, 0,
+                             fmt::format("npy element ({}, {}) is {} (finite values required)", i / m.cols(), i % m.cols(),
+                                         m.data()[i]));
+}
+
+// pread exactly `size` bytes at `offset`; a file that ends early is a ParseError.
+inline void npy_pread(int fd, void* out, std::size_t size, std::uint64_t offset, const std::string& name) {
+    auto* p = static_cast<char*>(out);
+    while (size > 0) {
+        const ::ssize_t n = ::pread(fd, p, size, static_cast<::off_t>(offset));
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            throw IoError(name, "read", errno);
+        }
+        if (n == 0) throw ParseError(name, 0, 0, "npy file truncated while reading (was it being written?)");
+        p += n, size -= static_cast<std::size_t>(n), offset += static_cast<std::uint64_t>(n);
+    }
 }
 
 }  // namespace detail
@@ -193,46 +333,51 @@ void save_npy(const std::filesystem::path& path, const Eigen::MatrixBase<Derived
     write_file_atomic(path, xt::dump_npy(view));
 }
 
-/// Load a 2-D .npy whose dtype is exactly Scalar (float -> '<f4', double -> '<f8').
-/// Wrong dtype, rank, a corrupt header or a payload of the wrong size throw ParseError.
+/// Load a 2-D .npy of float32 (Scalar = float) or float64 (double), validated as the header
+/// comment says; every problem is a ParseError naming the file (IoError when it cannot be read).
 template <class Scalar>
-RowMatrix<Scalar> load_npy(const std::filesystem::path& path) {
+RowMatrix<Scalar> load_npy(const std::filesystem::path& path, const NpyLoadOptions& options = {}) {
     const std::string name = path.string();
-    const std::string bytes = read_file(path);
-    const NpyHeader h = read_npy_header(bytes, name);
-    const std::string_view want = detail::npy_descr<Scalar>();
-    if (h.descr != want && !(h.descr.size() == 3 && h.descr[0] == '=' && h.descr.substr(1) == want.substr(1)))
-        throw ParseError(name, 0, 0, fmt::format("npy dtype '{}' (expected '{}')", h.descr, want));
-    if (h.shape.size() != 2)
-        throw ParseError(name, 0, 0, fmt::format("npy array has rank {} (expected 2: rows, cols)", h.shape.size()));
-    const std::uint64_t rows = h.shape[0], cols = h.shape[1];
-    constexpr std::uint64_t limit = static_cast<std::uint64_t>(std::numeric_limits<Eigen::Index>::max());
-    if (rows > limit || cols > limit || (cols != 0 && rows > limit / cols / sizeof(Scalar)))
-        throw ParseError(name, 0, 0, fmt::format("npy shape ({}, {}) is too large", rows, cols));
-    const std::uint64_t payload = rows * cols * sizeof(Scalar);
-    if (bytes.size() - h.data_offset != payload)
-        throw ParseError(name, 0, 0,
-                         fmt::format("npy payload is {} bytes, shape ({}, {}) of '{}' needs {}{}", bytes.size() - h.data_offset,
-                                     rows, cols, h.descr, payload,
-                                     bytes.size() - h.data_offset < payload ? " (file truncated)" : " (trailing bytes)"));
-    RowMatrix<Scalar> out(static_cast<Eigen::Index>(rows), static_cast<Eigen::Index>(cols));
-    if (payload == 0) return out;
-    try {
-        std::istringstream in(bytes);
-        auto arr = xt::load_npy<Scalar>(in);
-        if (arr.size() != static_cast<std::size_t>(out.size())) throw ParseError(name, 0, 0, "npy payload size mismatch");
-        if (h.fortran_order) {
-            Eigen::Map<const Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>> src(
-                arr.data(), out.rows(), out.cols());
-            out = src;
-        } else {
-            std::memcpy(out.data(), arr.data(), payload);
-        }
-    } catch (const Error&) {
-        throw;
-    } catch (const std::exception& e) {
-        throw ParseError(name, 0, 0, fmt::format("npy decode failed: {}", e.what()));
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw IoError(name, "open for reading", errno);
+    struct Closer {
+        int fd;
+        ~Closer() { ::close(fd); }
+    } closer{fd};
+    struct ::stat st {};
+    if (::fstat(fd, &st) != 0) throw IoError(name, "fstat", errno);
+    if (S_ISDIR(st.st_mode)) throw IoError(name, "is a directory, expected a file");
+    const auto file_size = static_cast<std::uint64_t>(st.st_size);
+    // The header: 10 or 12 bytes of prefix, then its length (at most 1 MiB here: a 2-D table's is < 200 bytes).
+    std::string head(static_cast<std::size_t>(std::min<std::uint64_t>(file_size, 12)), '\0');
+    detail::npy_pread(fd, head.data(), head.size(), 0, name);
+    std::uint64_t want = head.size();
+    if (head.size() >= 10 && std::memcmp(head.data(), "\x93NUMPY", 6) == 0) {
+        const auto b = [&](std::size_t k) { return static_cast<std::uint64_t>(static_cast<unsigned char>(head[k])); };
+        if (head[6] == 1) want = 10 + (b(8) | b(9) << 8);
+        else if (head.size() == 12 && (head[6] == 2 || head[6] == 3)) want = 12 + (b(8) | b(9) << 8 | b(10) << 16 | b(11) << 24);
     }
+    if (want > 12 + (1u << 20)) throw ParseError(name, 0, 0, fmt::format("npy header of {} bytes (at most 1 MiB read)", want - 12));
+    want = std::min(want, file_size);
+    const std::size_t got = head.size();
+    head.resize(static_cast<std::size_t>(std::max<std::uint64_t>(want, got)));
+    if (head.size() > got) detail::npy_pread(fd, head.data() + got, head.size() - got, got, name);
+    const NpyHeader h = read_npy_header(head, name);
+    const detail::NpyLayout layout = detail::npy_layout<Scalar>(h, file_size - h.data_offset, name);
+    RowMatrix<Scalar> out = detail::npy_destination<Scalar>(layout);
+    detail::npy_pread(fd, out.data(), static_cast<std::size_t>(layout.payload), h.data_offset, name);
+    detail::npy_finish(out, layout, options, name);
+    return out;
+}
+
+/// load_npy of a file held in memory (`name` appears in errors).
+template <class Scalar>
+RowMatrix<Scalar> npy_from_buffer(std::string_view bytes, const std::string& name, const NpyLoadOptions& options = {}) {
+    const NpyHeader h = read_npy_header(bytes, name);
+    const detail::NpyLayout layout = detail::npy_layout<Scalar>(h, bytes.size() - h.data_offset, name);
+    RowMatrix<Scalar> out = detail::npy_destination<Scalar>(layout);
+    if (layout.payload) std::memcpy(out.data(), bytes.data() + h.data_offset, static_cast<std::size_t>(layout.payload));
+    detail::npy_finish(out, layout, options, name);
     return out;
 }
 

@@ -3,7 +3,8 @@
 // Library code never prints: long operations take a ProgressCallback and report
 // Progress{stage, done, total, rate}. ProgressThrottle limits how often the callback fires
 // (every `min_interval`, plus start and end). TerminalProgressBar is an opt-in callback for
-// programs: it redraws one line on stderr and stays quiet when stderr is not a terminal.
+// programs: it redraws one line on stderr (or the FILE* it is given) and stays quiet when that is
+// not a terminal. O(1) per report.
 #pragma once
 
 #include <algorithm>
@@ -69,11 +70,12 @@ private:
     std::uint64_t calls_ = 0;
 };
 
-/// A one-line progress bar on stderr for command-line programs. Quiet unless stderr is a TTY
-/// (or `force` is set). Use as a ProgressCallback: `lib_call(..., bar.callback())`.
+/// A one-line progress bar for command-line programs, on `out` (stderr by default). Quiet unless
+/// `out` is a TTY (or `force` is set). Use as a ProgressCallback: `lib_call(..., bar.callback())`.
 class TerminalProgressBar {
 public:
-    explicit TerminalProgressBar(bool force = false) : enabled_(force || ::isatty(STDERR_FILENO) == 1) {}
+    explicit TerminalProgressBar(bool force = false, std::FILE* out = stderr)
+        : out_(out), enabled_(out != nullptr && (force || ::isatty(::fileno(out)) == 1)) {}
     ~TerminalProgressBar() { close(); }
     TerminalProgressBar(const TerminalProgressBar&) = delete;
     TerminalProgressBar& operator=(const TerminalProgressBar&) = delete;
@@ -96,9 +98,9 @@ public:
         } else {
             line = fmt::format("\r{:<24.24} {} {:.0f}/s", stage_, p.done, p.rate);
         }
-        std::fputs(line.c_str(), stderr);
-        std::fputs("\x1b[K", stderr);  // clear to end of line
-        std::fflush(stderr);
+        std::fputs(line.c_str(), out_);
+        std::fputs("\x1b[K", out_);  // clear to end of line
+        std::fflush(out_);
         open_ = true;
     }
 
@@ -110,13 +112,14 @@ public:
     /// End the current line.
     void close() {
         if (open_) {
-            std::fputs("\n", stderr);
-            std::fflush(stderr);
+            std::fputs("\n", out_);
+            std::fflush(out_);
             open_ = false;
         }
     }
 
 private:
+    std::FILE* out_;
     bool enabled_;
     bool open_ = false;
     std::string stage_;

@@ -1,11 +1,17 @@
-// kerec/core/random.hpp — seeded, platform-independent randomness: Rng and AliasSampler.
+// kerec/core/random.hpp — seeded randomness: Rng and AliasSampler.
 //
-// Rng is xoshiro256** seeded through SplitMix64; every derived draw (uniform integers by Lemire's
-// multiply-shift with rejection, doubles from the top 53 bits, Fisher–Yates shuffle) is defined
-// here, never by std::*_distribution whose output differs between standard libraries.
+// Rng is xoshiro256** (Blackman & Vigna) seeded through SplitMix64; every derived draw (uniform
+// integers by Lemire's multiply-shift with rejection, doubles from the top 53 bits, Fisher–Yates
+// shuffle) is defined here, never by std::*_distribution whose output differs between standard
+// libraries. Integer draws, uniform() in [0, 1), bernoulli(), shuffle() and AliasSampler draws
+// use only exact integer and IEEE operations: the same stream on every platform. normal(),
+// exponential(), uniform(a, b) and zipf_weights() go through libm (log, sin, cos, log1p, pow, not
+// correctly rounded everywhere) or a multiply-add a compiler may fuse: the same output on the same
+// platform (compiler, flags, libm), not necessarily across platforms.
 // AliasSampler is Walker's alias method (Vose's construction): O(n) build, O(1) per draw.
 #pragma once
 
+#include <array>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -46,6 +52,15 @@ public:
 
     explicit Rng(std::uint64_t seed = 0x5EED) noexcept { reseed(seed); }
 
+    /// A generator in the given raw state (as the reference implementation's s[0..3]); an
+    /// all-zero state never leaves zero and is an InvalidArgument.
+    static Rng from_state(const std::array<std::uint64_t, 4>& state) {
+        if ((state[0] | state[1] | state[2] | state[3]) == 0) throw InvalidArgument("Rng::from_state: all-zero state");
+        Rng r;
+        for (int i = 0; i < 4; ++i) r.s_[i] = state[static_cast<std::size_t>(i)];
+        return r;
+    }
+
     void reseed(std::uint64_t seed) noexcept {
         std::uint64_t sm = seed;
         for (auto& w : s_) w = splitmix64(sm);
@@ -68,8 +83,9 @@ public:
         return result;
     }
 
-    /// Uniform in [0, n). n must be > 0. Unbiased (Lemire 2019).
-    std::uint64_t uniform_int(std::uint64_t n) noexcept {
+    /// Uniform in [0, n); n == 0 (an empty range) is an InvalidArgument. Unbiased (Lemire 2019).
+    std::uint64_t uniform_int(std::uint64_t n) {
+        if (n == 0) throw InvalidArgument("Rng::uniform_int: empty range [0, 0)");
         detail::uint128_t m = static_cast<detail::uint128_t>(next()) * n;
         auto low = static_cast<std::uint64_t>(m);
         if (low < n) {
@@ -82,21 +98,24 @@ public:
         return static_cast<std::uint64_t>(m >> 64);
     }
 
-    /// Uniform integer in [lo, hi] (inclusive).
-    std::int64_t uniform_int(std::int64_t lo, std::int64_t hi) noexcept {
-        const auto span = static_cast<std::uint64_t>(hi - lo) + 1;
-        if (span == 0) return static_cast<std::int64_t>(next());  // full 64-bit range
-        return lo + static_cast<std::int64_t>(uniform_int(span));
+    /// Uniform integer in [lo, hi] (inclusive), any lo <= hi of the int64 range (computed in
+    /// unsigned arithmetic: no overflow); lo > hi is an InvalidArgument.
+    std::int64_t uniform_int(std::int64_t lo, std::int64_t hi) {
+        if (lo > hi) throw InvalidArgument(fmt::format("Rng::uniform_int: empty range [{}, {}]", lo, hi));
+        const std::uint64_t span = static_cast<std::uint64_t>(hi) - static_cast<std::uint64_t>(lo) + 1;  // mod 2^64
+        const std::uint64_t offset = span == 0 ? next() : uniform_int(span);  // span 0: all 2^64 values
+        return static_cast<std::int64_t>(static_cast<std::uint64_t>(lo) + offset);  // two's complement, mod 2^64
     }
 
     /// Uniform double in [0, 1) with 53 random bits.
     double uniform() noexcept { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
-    /// Uniform double in [a, b).
+    /// Uniform double in [a, b) (same platform: a + (b - a) * u may be fused).
     double uniform(double a, double b) noexcept { return a + (b - a) * uniform(); }
     /// True with probability p.
     bool bernoulli(double p) noexcept { return uniform() < p; }
 
     /// Standard normal (Box–Muller, one value per call; the pair's second value is cached).
+    /// Uses libm's log, sin and cos: reproducible on the same platform.
     double normal() noexcept {
         if (has_spare_) {
             has_spare_ = false;
@@ -112,12 +131,12 @@ public:
         return r * std::cos(two_pi * u2);
     }
 
-    /// Exponential with rate lambda.
+    /// Exponential with rate lambda (libm's log1p: reproducible on the same platform).
     double exponential(double lambda) noexcept { return -std::log1p(-uniform()) / lambda; }
 
     /// Fisher–Yates shuffle of a random-access range.
     template <class Range>
-    void shuffle(Range&& r) noexcept {
+    void shuffle(Range&& r) {
         using std::swap;
         auto first = std::begin(r);
         const auto n = static_cast<std::uint64_t>(std::end(r) - first);
@@ -185,8 +204,9 @@ public:
     std::size_t size() const noexcept { return prob_.size(); }
     bool empty() const noexcept { return prob_.empty(); }
 
-    /// One draw. Precondition: !empty().
-    std::uint32_t operator()(Rng& rng) const noexcept {
+    /// One draw; a default-constructed (empty) sampler is an InvalidArgument.
+    std::uint32_t operator()(Rng& rng) const {
+        if (prob_.empty()) throw InvalidArgument("AliasSampler: draw from an empty sampler (build it from weights first)");
         const auto i = static_cast<std::uint32_t>(rng.uniform_int(prob_.size()));
         return rng.uniform() < prob_[i] ? i : alias_[i];
     }
@@ -196,7 +216,7 @@ private:
     std::vector<std::uint32_t> alias_;
 };
 
-/// Zipf weights 1/(rank+1)^s for ranks 0..n-1.
+/// Zipf weights 1/(rank+1)^s for ranks 0..n-1 (libm's pow: the same on the same platform).
 inline std::vector<double> zipf_weights(std::size_t n, double s) {
     std::vector<double> w(n);
     for (std::size_t i = 0; i < n; ++i) w[i] = std::pow(static_cast<double>(i + 1), -s);

@@ -25,27 +25,27 @@ namespace kerec {
 /// are invalid ids / 0 / empty. `rationale` views text owned by the recommender's graph or store
 /// and stays valid while that snapshot is alive.
 struct Explanation {
-    EntityId trigger;           ///< entity of the user's bill that started the path
-    EntityId complement;        ///< complementary entity reached through the graph (the item's entity)
+    EntityId trigger{};         ///< entity of the user's bill that started the path
+    EntityId complement{};      ///< complementary entity reached through the graph (the item's entity)
     float edge_weight = 0.0f;   ///< learned weight of trigger → complement
     float llm_confidence = 0.0f;  ///< the LLM's p(complementary) for the edge (its prior)
-    std::string_view rationale;   ///< the LLM's rationale for the edge (untrusted text)
+    std::string_view rationale{};  ///< the LLM's rationale for the edge (untrusted text)
 };
 
 struct Recommendation {
-    ItemId item;
+    ItemId item{};
     float score = 0.0f;  ///< the recommender's score (comparable within one response)
-    Explanation why;
+    Explanation why{};
 };
 
 /// One request. `context` is what the recommender may look at: the user's recent bills, or the
 /// items of the current basket (oldest first). `exclude`: items never to return (e.g. just bought).
 struct RecommendRequest {
-    UserId user;
-    std::span<const HistoryItem> context;
+    UserId user{};
+    std::span<const HistoryItem> context{};
     std::int64_t now = 0;
     std::size_t k = 10;
-    std::span<const ItemId> exclude;
+    std::span<const ItemId> exclude{};
 };
 
 /// A recommender: fills `out` (cleared first) with at most `request.k` distinct items, best first.
@@ -57,10 +57,10 @@ concept Recommender = requires(R& r, const RecommendRequest& request, std::vecto
 /// One candidate a ranker scores: the item shown to `user` at `position`, and, when it came from
 /// the complementary graph, the trigger entity and the item's entity.
 struct Candidate {
-    UserId user;
-    ItemId item;
-    EntityId trigger;
-    EntityId entity;
+    UserId user{};
+    ItemId item{};
+    EntityId trigger{};
+    EntityId entity{};
     std::uint16_t position = 0;
     std::int64_t time = 0;
 };

@@ -23,7 +23,7 @@ namespace kerec {
 
 /// One item of a user's history (or of any request context): what, and when.
 struct HistoryItem {
-    ItemId item;
+    ItemId item{};
     std::int64_t time = 0;
     friend bool operator==(const HistoryItem&, const HistoryItem&) = default;
 };

@@ -75,7 +75,8 @@ public:
         NormalizedText norm;
         std::vector<std::uint32_t> feats, offsets;
         std::vector<std::uint8_t> dflags, tags;
-        std::vector<DictMatch> dm, dcand;
+        std::vector<DictMatch> dm;
+        std::vector<std::uint32_t> dscratch;
         std::vector<double> em;
         CrfLayer::Workspace lw;
         std::vector<std::pair<std::uint32_t, std::uint32_t>> spans;
@@ -511,7 +512,7 @@ private:
         if (T == 0) return;
         if (dict_) {
             ws.dm.clear();
-            dict_->find(ws.norm, ws.dm, ws.dcand);
+            dict_->find(ws.norm, ws.dm, ws.dscratch);
             std::size_t m = 0;
             for (std::size_t t = 0; t < T && m < ws.dm.size(); ++t) {
                 while (m < ws.dm.size() && ws.dm[m].end <= tk[t].norm_begin) ++m;

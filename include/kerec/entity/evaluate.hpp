@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "kerec/entity/mention.hpp"
-#include "kerec/eval/stats.hpp"
+#include "kerec/core/stats.hpp"
 
 namespace kerec {
 

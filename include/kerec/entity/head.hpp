@@ -6,11 +6,13 @@
 // terms"): what the item IS, a head noun. English product titles are head-final noun phrases
 // with post-modifiers ("Mini Rigatoni With Vodka Cream Sauce"), so:
 //   * core(x) = tokens before the first cut word ("with", "in", "for", ...; never token 0);
-//   * content(t) = t has ≥ min_letters bytes, does not start with a digit, is no unit/size word;
-//   * head(span) = its last content token; the head mention of a title (choose_head) = the
-//     rightmost mention in core(x) (then the others) whose rightmost linkable content token
-//     links to an entity, or that carries one; the title gathers under that single entity.
-// Discovery: over a catalogue, h(w) = #titles whose head mention's head is w, n(w) = #content
+//   * content(t) = t has ≥ min_letters bytes, does not start with a digit, is no unit/size word
+//     and no U+FFFD (an invalid byte);
+//   * head(span) = its last content token; title_head, kerec's one rule for the item's entity:
+//     the first mention, core(x) right to left then the rest right to left, whose head's longest
+//     linkable suffix (else its own entity) resolves; the title gathers under that one entity,
+//     and the head of the first mention with one is the title's head word (for discovery).
+// Discovery: over a catalogue, h(w) = #titles whose head word is w and links to nothing, n(w) = #content
 // occurrences of w; w becomes a new entity when h(w) ≥ min_count and h(w)/n(w) ≥ min_head_share
 // (a word mostly used as a modifier — "organic", "chocolate" — is no concept, though it sometimes
 // ends a title); the new entity is named by the word's most frequent spelling. Self-training:
@@ -82,9 +84,10 @@ public:
 
     bool is_cut(std::string_view normalized_word) const { return cut_.count(normalized_word) != 0; }
 
-    /// A token that can be a head: long enough, not numeric, not a unit or cut word.
+    /// A token that can be a head: long enough, not numeric, not a unit or cut word, not the
+    /// replacement character an invalid byte became.
     bool content(std::string_view w) const {
-        if (w.size() < options_.min_letters) return false;
+        if (w.size() < options_.min_letters || w == "\xEF\xBF\xBD") return false;
         if (w[0] >= '0' && w[0] <= '9') return false;
         return !non_heads_.count(w) && !cut_.count(w);
     }
@@ -118,79 +121,65 @@ private:
     Set cut_, non_heads_;
 };
 
-/// The head of a title's mentions: which mention the title is about and its head token.
-struct HeadChoice {
-    std::size_t mention = HeadFinder::npos;  ///< index into the mentions (npos: none)
-    std::size_t token = HeadFinder::npos;    ///< head token of that mention in the normalised text
-    EntityId entity;                         ///< entity of the head (invalid: unlinked head)
+/// The head of a title: which mention is the item's entity, and the title's head word.
+struct TitleHead {
+    std::size_t mention = HeadFinder::npos;       ///< the mention that gives the item's entity (npos: none)
+    std::size_t token = HeadFinder::npos;         ///< that mention's head token (npos: it has no content token)
+    EntityId entity;                              ///< the item's entity (invalid: nothing resolves)
+    std::size_t head_mention = HeadFinder::npos;  ///< the first candidate with a head token
+    std::size_t head_token = HeadFinder::npos;    ///< the title's head word as written (token of `norm`)
+    EntityId head_entity;                         ///< what the head word links to (invalid: an unknown head)
 };
 
-/// Choose the head mention of a title. `mentions` are sorted by begin (as every kerec extractor
-/// emits them), `norm` is the title normalised with the linker's options. Candidates are the
-/// mentions in core(x) right to left, then the others right to left; the first whose head token
-/// links (exact, via `linker`) or that carries an entity is chosen. When none resolves, the
-/// rightmost core mention with a head token is returned with an invalid entity (a discovery
-/// candidate). O(mentions · tokens).
-inline HeadChoice choose_head(std::span<const Mention> mentions, const NormalizedText& norm, const HeadFinder& heads,
-                              const EntityLinker* linker) {
+/// kerec's one rule for "which mention is the item's entity" (the unified concept term):
+///   * candidates: the mentions starting inside core(x), right to left, then the others, right
+///     to left (English titles are head-final; post-modifiers come after a cut word);
+///   * a candidate's head is its last content token (inside core(x) for a core mention);
+///   * a candidate resolves to the entity of the longest token suffix ending at its head that
+///     `linker` links ("peanut butter" as a whole), else to the mention's own entity;
+///   * the item's entity is that of the first candidate that resolves (`mention`, `entity`);
+///   * the title's head word is the head of the first candidate that has one (`head_token`);
+///     `head_entity` is what its suffixes link to, never a mention's inherited entity: invalid
+///     means an unknown head, the cold-start candidate HeadDiscovery counts.
+/// So an unknown head ("Extra Gentle Shampoo") is reported for discovery while the item still
+/// gathers under the next candidate that resolves. `mentions` are sorted by begin (Extractor);
+/// mentions that cover no token of `norm` (offsets outside the text, inverted) are ignored.
+/// `linker` may be null (mentions' own entities only). O(mentions + tokens) plus one linker
+/// lookup per suffix tried; no allocation.
+inline TitleHead title_head(std::span<const Mention> mentions, const NormalizedText& norm, const HeadFinder& heads,
+                            const EntityLinker* linker) {
     const std::size_t core = heads.core_end(norm);
     const auto& tk = norm.tokens();
     const std::uint32_t core_src_end = core < tk.size() ? tk[core].src_begin : std::numeric_limits<std::uint32_t>::max();
-    HeadChoice chosen;
-    auto try_one = [&](std::size_t i) -> bool {
-        const Mention& m = mentions[i];
-        const auto [a, b] = HeadFinder::tokens_of(norm, m.begin, m.end);
-        const std::size_t h = heads.head(norm, a, b);
-        if (linker)  // the rightmost content token of the mention that links
-            for (std::size_t t = h == HeadFinder::npos ? a : h + 1; t > a; --t)
-                if (heads.content(norm.token_text(t - 1)))
-                    if (auto e = linker->link_normalized(norm.token_text(t - 1))) {
-                        chosen = HeadChoice{i, t - 1, *e};
-                        return true;
-                    }
-        if (m.entity.valid()) {
-            chosen = HeadChoice{i, h, m.entity};
-            return true;
-        }
-        return false;
-    };
-    for (int pass = 0; pass < 2; ++pass)
-        for (std::size_t i = mentions.size(); i-- > 0;) {
-            const bool in_core = mentions[i].begin < core_src_end;
-            if (in_core != (pass == 0)) continue;
-            if (try_one(i)) return chosen;
-        }
-    for (std::size_t i = mentions.size(); i-- > 0;) {  // nothing resolves: the rightmost core head
-        const auto [a, b] = HeadFinder::tokens_of(norm, mentions[i].begin, mentions[i].end);
-        if (a >= core) continue;
-        const std::size_t h = heads.head(norm, a, std::min(b, core));
-        if (h != HeadFinder::npos) return HeadChoice{i, h, EntityId{}};
-    }
-    return {};
-}
-
-/// The head of a title as written: the last content token h of the rightmost mention that starts
-/// inside core(x) (else of the rightmost mention), with the entity of the longest token suffix
-/// of the mention ending at h that links ("peanut butter" as a whole; invalid when none does: a
-/// discovery candidate). The mention's own entity is not used: a span that inherited the entity
-/// of a modifier it contains ("Gentle Shampoo" → gentle) still has an unknown head. Unlike
-/// choose_head it never skips an unknown head for a known modifier. O(mentions + tokens²).
-inline HeadChoice rightmost_head(std::span<const Mention> mentions, const NormalizedText& norm, const HeadFinder& heads,
-                                 const EntityLinker* linker) {
-    const std::size_t core = heads.core_end(norm);
-    const auto& tk = norm.tokens();
-    const std::uint32_t core_src_end = core < tk.size() ? tk[core].src_begin : std::numeric_limits<std::uint32_t>::max();
-    for (int pass = 0; pass < 2; ++pass)
-        for (std::size_t i = mentions.size(); i-- > 0;) {
-            if (pass == 0 && mentions[i].begin >= core_src_end) continue;
-            const auto [a, b] = HeadFinder::tokens_of(norm, mentions[i].begin, mentions[i].end);
+    TitleHead r;
+    bool have_entity = false, have_head = false;
+    for (int pass = 0; pass < 2 && !(have_entity && have_head); ++pass) {
+        std::size_t a = tk.size();  // moves left as the (sorted) begins decrease
+        std::uint32_t last_begin = std::numeric_limits<std::uint32_t>::max();
+        for (std::size_t i = mentions.size(); i-- > 0 && !(have_entity && have_head);) {
+            const Mention& m = mentions[i];
+            if ((m.begin < core_src_end) != (pass == 0)) continue;
+            if (m.begin > last_begin) a = tk.size();  // not sorted: start the token scan over
+            last_begin = m.begin;
+            while (a > 0 && tk[a - 1].src_end > m.begin) --a;
+            std::size_t b = a;
+            while (b < tk.size() && tk[b].src_begin < m.end) ++b;
+            if (a >= b || m.end <= m.begin) continue;  // covers no token
             const std::size_t h = heads.head(norm, a, pass == 0 ? std::min(b, core) : b);
-            if (h == HeadFinder::npos) continue;
-            HeadChoice c{i, h, EntityId{}};
-            if (linker) c.entity = linker->link_tokens(norm, a, h + 1, true).entity;  // longest suffix ending at h
-            return c;
+            EntityId linked;
+            if (linker && h != HeadFinder::npos) linked = linker->link_tokens(norm, a, h + 1, true).entity;
+            if (!have_head && h != HeadFinder::npos) {
+                r.head_mention = i, r.head_token = h, r.head_entity = linked;
+                have_head = true;
+            }
+            const EntityId e = linked.valid() ? linked : m.entity;
+            if (!have_entity && e.valid()) {
+                r.mention = i, r.token = h, r.entity = e;
+                have_entity = true;
+            }
         }
-    return {};
+    }
+    return r;
 }
 
 /// Silver labels (silver_examples) from the titles whose head is known: the last content token
@@ -208,7 +197,7 @@ std::vector<TrainingExample> head_silver_examples(const DictionaryExtractor& dic
         const std::size_t h = heads.head(ws.norm, 0, heads.core_end(ws.norm));
         if (h == HeadFinder::npos) continue;
         ws.matches.clear();
-        dictionary.find(ws.norm, ws.matches, ws.candidates);
+        dictionary.find(ws.norm, ws.matches, ws.scratch);
         const auto& tk = ws.norm.tokens()[h];
         const bool known = std::any_of(ws.matches.begin(), ws.matches.end(), [&](const DictMatch& m) {
             return m.begin <= tk.norm_begin && tk.norm_end <= m.end;
@@ -325,13 +314,13 @@ struct SelfTrainedExtractor {
     std::vector<SelfTrainingRound> rounds;
     PipelineOptions pipeline_options;
 
-    EntityPipeline pipeline() const { return EntityPipeline(dictionary, tagger, linker, pipeline_options); }
+    EntityPipeline<> pipeline() const { return EntityPipeline<>(dictionary, tagger, linker, pipeline_options); }
 };
 
 /// Self-training from a seed dictionary over unlabelled titles (a range of things convertible
 /// to std::string_view, iterated several times). Each round: compile the dictionary, train a
 /// fresh CRF on its head silver labels, run the pipeline over every title, count the words of
-/// the titles' heads (rightmost_head) that link to nothing (HeadDiscovery), and add the
+/// the titles' head words (title_head) that link to nothing (HeadDiscovery), and add the
 /// candidates as new entities, named by their most frequent spelling (forms: the normalised word
 /// and that spelling). Stops early when a round adds nothing.
 template <class Titles>
@@ -383,10 +372,10 @@ SelfTrainedExtractor self_train(Vocabulary<EntityId> seed_entities, std::vector<
             pipe.extract(text, ms);
             normalizer.normalize(text, norm);
             disc.add_text(norm, heads);
-            const HeadChoice h = rightmost_head(ms, norm, heads, linker.get());
-            if (h.token != HeadFinder::npos && !h.entity.valid()) {
-                const Token& tk = norm.tokens()[h.token];
-                disc.add_head(norm.token_text(h.token), text, text.substr(tk.src_begin, tk.src_end - tk.src_begin));
+            const TitleHead h = title_head(ms, norm, heads, linker.get());
+            if (h.head_token != HeadFinder::npos && !h.head_entity.valid()) {
+                const Token& tk = norm.tokens()[h.head_token];
+                disc.add_head(norm.token_text(h.head_token), text, text.substr(tk.src_begin, tk.src_end - tk.src_begin));
             }
         }
         throttle.finish(done);

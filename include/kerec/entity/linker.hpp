@@ -1,5 +1,5 @@
 // kerec/entity/linker.hpp — silver labels, entity linking, cold-start discovery, and the
-// combined extractor (dictionary + CRF + linker).
+// combined extractor (dictionary + tagger + linker).
 //
 // The paper unifies extracted terms into concept entities and lets new entities enter the graph
 // (cold start). Here:
@@ -11,17 +11,22 @@
 //     "smoked paprika" → paprika), reported as such.
 //   * CandidateDiscovery: unlinked spans are counted by normalised form; forms seen at least
 //     min_count times become candidate new entities, with the entity their head links to.
-//   * EntityPipeline: dictionary mentions first (score 1), then CRF spans that do not overlap
-//     them, linked or left unlinked (entity invalid) — an Extractor like the others.
-// Linking is O(|span|) expected (hash lookup); discovery O(1) per span; pipeline O(text).
+//   * EntityPipeline<Tagger>: dictionary mentions first (score 1), then the spans of any
+//     Extractor (the CRF by default, or a caller's tagger) that do not overlap them, linked or
+//     left unlinked (entity invalid) — an Extractor like the others.
+// Linking is O(min(|span|, longest form)) expected per suffix tried (hash lookup, suffixes longer
+// than the longest form skipped); discovery O(1) per span. The pipeline merges the two sorted
+// mention lists in one pass: O(bytes + mentions) per text, capped by max_text_bytes.
 #pragma once
 
 #include <algorithm>
+#include <concepts>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -139,7 +144,7 @@ std::vector<TrainingExample> silver_examples(const DictionaryExtractor& dictiona
         const std::string_view text(t);
         dictionary.normalizer().normalize(text, ws.norm);
         ws.matches.clear();
-        dictionary.find(ws.norm, ws.matches, ws.candidates);
+        dictionary.find(ws.norm, ws.matches, ws.scratch);
         if (ws.matches.empty() && options.skip_unmatched) continue;
         bool skip = false;
         if (options.skip_extendable)
@@ -208,11 +213,12 @@ public:
         if (!entity.valid()) throw InvalidArgument(fmt::format("EntityLinker::add: invalid entity for '{}'", form));
         std::string key = normalizer_.normalize(form);
         if (key.empty()) return;
+        max_form_bytes_ = std::max(max_form_bytes_, key.size());
         auto [it, inserted] = forms_.emplace(std::move(key), entity);
         if (!inserted && it->second != entity) ++conflicts_;
     }
     /// Add every (form, entity) pair of a range.
-    template <class R>
+    template <SurfaceFormRange R>
     void add_all(const R& forms) {
         for (const auto& [f, e] : forms) add(std::string_view(f), e);
     }
@@ -228,16 +234,23 @@ public:
         return it->second;
     }
 
-    /// Link a span [tb, te) of tokens of `norm`: exact, else (with `use_head`) the longest
-    /// proper token suffix that links.
+    /// Link a span [tb, te) of tokens of `norm` (tb < te ≤ tokens): exact, else (with
+    /// `use_head`) the longest proper token suffix that links. Pieces longer than the longest
+    /// form are not looked up, so a long span costs O(tokens + longest form · suffixes tried).
     LinkResult link_tokens(const NormalizedText& norm, std::size_t tb, std::size_t te, bool use_head) const {
         const auto& tk = norm.tokens();
+        if (tb >= te || te > tk.size()) return {};
         const std::string_view text = norm.text();
-        auto piece = [&](std::size_t b) { return text.substr(tk[b].norm_begin, tk[te - 1].norm_end - tk[b].norm_begin); };
-        if (auto e = link_normalized(piece(tb))) return {*e, LinkKind::exact};
-        if (use_head)
-            for (std::size_t b = tb + 1; b < te; ++b)
+        auto length = [&](std::size_t b) { return std::size_t{tk[te - 1].norm_end - tk[b].norm_begin}; };
+        auto piece = [&](std::size_t b) { return text.substr(tk[b].norm_begin, length(b)); };
+        if (length(tb) <= max_form_bytes_)
+            if (auto e = link_normalized(piece(tb))) return {*e, LinkKind::exact};
+        if (use_head) {
+            std::size_t b = tb + 1;
+            while (b < te && length(b) > max_form_bytes_) ++b;
+            for (; b < te; ++b)
                 if (auto e = link_normalized(piece(b))) return {*e, LinkKind::head};
+        }
         return {};
     }
 
@@ -257,6 +270,7 @@ private:
     Normalizer normalizer_;
     std::unordered_map<std::string, EntityId, detail::StringViewHash, std::equal_to<>> forms_;
     std::size_t conflicts_ = 0;
+    std::size_t max_form_bytes_ = 0;
 };
 
 /// A recurring unlinked span: a candidate new entity (cold start).
@@ -318,100 +332,178 @@ private:
 
 struct PipelineOptions {
     bool use_dictionary = true;   ///< dictionary mentions first (score 1)
-    bool use_crf = true;          ///< then CRF spans not overlapping them
+    bool use_tagger = true;       ///< then the tagger's spans not overlapping them
     bool link_by_head = false;    ///< link an unknown span by its head (LinkKind::head)
-    bool keep_unlinked = true;    ///< emit unlinked CRF spans with an invalid entity
-    float min_confidence = 0.0f;  ///< drop CRF spans below this marginal probability
-    /// A CRF span with at least this confidence that strictly contains dictionary mentions
+    bool keep_unlinked = true;    ///< emit unlinked tagger spans with an invalid entity
+    float min_confidence = 0.0f;  ///< drop tagger spans scored below this (the CRF: marginal probability)
+    /// A tagger span with at least this score that strictly contains dictionary mentions
     /// replaces them ("green energy drinks" over "energy drinks"); > 1 disables it.
     float override_confidence = 0.5f;
-    /// When neither the dictionary nor Viterbi finds anything, emit the CRF's most probable span
-    /// (CrfTagger::best_span) if its probability is at least fallback_confidence.
+    /// When neither the dictionary nor the tagger finds anything, emit the tagger's fallback span
+    /// (for the CRF its most probable span, CrfTagger::best_span) if it scores at least
+    /// fallback_confidence. Taggers without `fallback(text, Mention&)` have none.
     bool at_least_one = false;
     float fallback_confidence = 0.0f;
+    /// Work cap per text: only its first max_text_bytes bytes (cut back to a character start)
+    /// are read, so one hostile multi-megabyte "title" costs at most that much; every stage is
+    /// linear in the bytes. Titles and bill lines are far shorter. 0: no cap.
+    std::size_t max_text_bytes = 64 * 1024;
 };
 
-/// Dictionary + CRF + linker behind the Extractor concept. Holds shared pointers to its parts.
+/// The CRF as the pipeline's tagger: CrfTagger spans as unlinked mentions scored by their
+/// marginal probability, with best_span as the fallback. Copies share the (const) tagger and
+/// each has its own workspace, so one trained tagger serves a pipeline per thread.
+class CrfSpans {
+public:
+    CrfSpans() = default;
+    template <class P>
+        requires std::convertible_to<P, std::shared_ptr<const CrfTagger>>
+    CrfSpans(P tagger) : tagger_(std::move(tagger)) {}  // NOLINT: implicit, so a shared_ptr passes as a tagger
+
+    /// Extractor concept: spans sorted by begin, entity invalid, source crf.
+    void extract(std::string_view text, std::vector<Mention>& out) {
+        tagger_->tag(text, ws_.tagged, ws_);
+        for (const TaggedSpan& s : ws_.tagged) out.push_back(Mention{EntityId{}, s.begin, s.end, s.confidence, MentionSource::crf});
+    }
+    /// The most probable span even when Viterbi selects none (false for a text without tokens).
+    bool fallback(std::string_view text, Mention& m) {
+        TaggedSpan best;
+        if (!tagger_->best_span(text, best, ws_)) return false;
+        m = Mention{EntityId{}, best.begin, best.end, best.confidence, MentionSource::crf};
+        return true;
+    }
+    const std::shared_ptr<const CrfTagger>& tagger() const noexcept { return tagger_; }
+
+private:
+    std::shared_ptr<const CrfTagger> tagger_;
+    CrfTagger::Workspace ws_;
+};
+
+/// Dictionary + tagger + linker behind the Extractor concept. `Tagger` is any Extractor (held by
+/// value; the default, CrfSpans, wraps a shared CrfTagger); its mentions are expected sorted by
+/// begin (sorted here if they are not; spans outside the text are dropped). A tagger mention that
+/// carries an entity keeps it; the others are linked. Output: sorted by begin, dictionary first
+/// among equal begins. One pipeline per thread (it holds workspaces); the dictionary, tagger
+/// weights and linker are shared, read-only.
+template <Extractor Tagger = CrfSpans>
 class EntityPipeline {
 public:
-    EntityPipeline(std::shared_ptr<const DictionaryExtractor> dictionary, std::shared_ptr<const CrfTagger> tagger,
+    EntityPipeline(std::shared_ptr<const DictionaryExtractor> dictionary, Tagger tagger,
                    std::shared_ptr<const EntityLinker> linker, PipelineOptions options = {})
-        : dict_(std::move(dictionary)), crf_(std::move(tagger)), linker_(std::move(linker)), options_(options) {
+        : dict_(std::move(dictionary)), tagger_(std::move(tagger)), linker_(std::move(linker)), options_(options) {
         if (options_.use_dictionary && !dict_) throw InvalidArgument("EntityPipeline: use_dictionary without a dictionary");
-        if (options_.use_crf && !crf_) throw InvalidArgument("EntityPipeline: use_crf without a tagger");
-        if (crf_ && linker_ &&
-            crf_->normalizer().options().fold_plurals != linker_->normalizer().options().fold_plurals)
-            throw InvalidArgument("EntityPipeline: tagger and linker normalise differently");
+        if (linker_) normalizer_ = linker_->normalizer();
+        else if (dict_) normalizer_ = dict_->normalizer();
+        if constexpr (std::is_same_v<Tagger, CrfSpans>) {
+            const auto& crf = tagger_.tagger();
+            if (options_.use_tagger && !crf) throw InvalidArgument("EntityPipeline: use_tagger without a tagger");
+            if (crf && linker_ && crf->normalizer().options().fold_plurals != linker_->normalizer().options().fold_plurals)
+                throw InvalidArgument("EntityPipeline: tagger and linker normalise differently");
+            if (crf && !linker_) normalizer_ = crf->normalizer();
+        }
     }
 
     /// Extractor concept. Mentions come out sorted by begin. Not thread-safe (one per thread).
     void extract(std::string_view text, std::vector<Mention>& out) { extract(text, out, nullptr); }
 
-    /// Like extract, and records unlinked CRF spans in `discovery` (may be null).
+    /// Like extract, and records unlinked tagger spans in `discovery` (may be null).
     void extract(std::string_view text, std::vector<Mention>& out, CandidateDiscovery* discovery) {
+        text = capped(text);
         const std::size_t first = out.size();
         if (options_.use_dictionary) dict_->extract(text, out, dws_);
         const std::size_t dict_end = out.size();
-        if (options_.use_crf) {
-            crf_->tag(text, cws_.tagged, cws_);
-            if (options_.at_least_one && cws_.tagged.empty() && dict_end == first) {
-                TaggedSpan best;
-                if (crf_->best_span(text, best, cws_) && best.confidence >= options_.fallback_confidence)
-                    cws_.tagged.push_back(best);
-            }
-            for (const TaggedSpan& s : cws_.tagged) {
-                if (s.confidence < options_.min_confidence) continue;
-                bool blocked = false;
-                EntityId contained;  // a dictionary entity inside the span: its head suggestion
-                for (std::size_t k = first; k < dict_end && !blocked; ++k) {
-                    const Mention& d = out[k];
-                    if (!(d.begin < s.end && s.begin < d.end) || !d.entity.valid()) continue;
-                    const bool inside = s.begin <= d.begin && d.end <= s.end && (s.begin < d.begin || d.end < s.end);
-                    if (inside && s.confidence >= options_.override_confidence) {
-                        contained = d.entity;
-                    } else {
-                        blocked = true;
-                    }
-                }
-                if (blocked) continue;
-                if (contained.valid())  // drop the dictionary mentions the span replaces
-                    for (std::size_t k = first; k < dict_end; ++k)
-                        if (out[k].entity.valid() && s.begin <= out[k].begin && out[k].end <= s.end) out[k].entity = EntityId{};
-                LinkResult lr;
-                if (linker_) lr = linker_->link_tokens(cws_.norm, s.token_begin, s.token_end, true);
-                if (lr.kind == LinkKind::none && contained.valid()) lr = LinkResult{contained, LinkKind::head};
-                if (lr.kind != LinkKind::exact && discovery) {
-                    const auto& tk = cws_.norm.tokens();
-                    const std::string_view norm_text = cws_.norm.text().substr(
-                        tk[s.token_begin].norm_begin, tk[s.token_end - 1].norm_end - tk[s.token_begin].norm_begin);
-                    discovery->add(norm_text, text.substr(s.begin, s.end - s.begin), s.confidence, lr.entity);
-                }
-                if (lr.kind == LinkKind::head && !options_.link_by_head) lr = LinkResult{};
-                if (lr.kind == LinkKind::none && !options_.keep_unlinked) continue;
-                out.push_back(Mention{lr.entity, s.begin, s.end, s.confidence, MentionSource::crf});
-            }
-            // remove replaced dictionary mentions (marked with an invalid entity above)
-            std::size_t w = first;
-            for (std::size_t k = first; k < out.size(); ++k)
-                if (k >= dict_end || out[k].entity.valid()) out[w++] = out[k];
-            out.resize(w);
+        if (!options_.use_tagger) return;
+        spans_.clear();
+        tagger_.extract(text, spans_);
+        std::erase_if(spans_, [&](const Mention& m) { return m.begin >= m.end || m.end > text.size(); });
+        if (!std::is_sorted(spans_.begin(), spans_.end(), by_begin)) std::sort(spans_.begin(), spans_.end(), by_begin);
+        if constexpr (requires(Tagger& x, std::string_view v, Mention& m) { x.fallback(v, m); }) {
+            Mention m;
+            if (options_.at_least_one && spans_.empty() && dict_end == first && tagger_.fallback(text, m) && m.begin < m.end &&
+                m.end <= text.size() && m.score >= options_.fallback_confidence)
+                spans_.push_back(m);
         }
-        std::sort(out.begin() + static_cast<std::ptrdiff_t>(first), out.end(),
-                  [](const Mention& a, const Mention& b) { return a.begin < b.begin; });
+        if (spans_.empty()) return;
+        if (linker_ || discovery) normalizer_.normalize(text, norm_);
+        const auto& tk = norm_.tokens();
+        accepted_.clear();
+        std::size_t k = first;  // first dictionary mention ending after the current span's begin
+        std::size_t t = 0;      // first token ending after the current span's begin
+        for (const Mention& s : spans_) {
+            if (s.score < options_.min_confidence) continue;
+            while (k < dict_end && out[k].end <= s.begin) ++k;  // dictionary mentions: sorted, disjoint
+            bool blocked = false;
+            EntityId contained;  // a dictionary entity inside the span: its head suggestion
+            for (std::size_t j = k; j < dict_end && out[j].begin < s.end && !blocked; ++j) {
+                if (!out[j].entity.valid()) continue;  // replaced by an earlier span
+                if (inside(out[j], s) && s.score >= options_.override_confidence) contained = out[j].entity;
+                else blocked = true;
+            }
+            if (blocked) continue;
+            if (contained.valid())  // drop the dictionary mentions the span replaces
+                for (std::size_t j = k; j < dict_end && out[j].begin < s.end; ++j)
+                    if (inside(out[j], s)) out[j].entity = EntityId{};
+            LinkResult lr{s.entity, s.entity.valid() ? LinkKind::exact : LinkKind::none};
+            std::size_t tb = 0, te = 0;
+            if (linker_ || discovery) {
+                while (t < tk.size() && tk[t].src_end <= s.begin) ++t;
+                tb = te = t;
+                while (te < tk.size() && tk[te].src_begin < s.end) ++te;
+            }
+            if (lr.kind == LinkKind::none && linker_ && tb < te) lr = linker_->link_tokens(norm_, tb, te, true);
+            if (lr.kind == LinkKind::none && contained.valid()) lr = LinkResult{contained, LinkKind::head};
+            if (lr.kind != LinkKind::exact && discovery && tb < te) {
+                const std::string_view norm_text =
+                    norm_.text().substr(tk[tb].norm_begin, tk[te - 1].norm_end - tk[tb].norm_begin);
+                discovery->add(norm_text, text.substr(s.begin, s.end - s.begin), s.score, lr.entity);
+            }
+            if (lr.kind == LinkKind::head && !options_.link_by_head) lr = LinkResult{};
+            if (lr.kind == LinkKind::none && !options_.keep_unlinked) continue;
+            accepted_.push_back(Mention{lr.entity, s.begin, s.end, s.score, s.source});
+        }
+        // drop the replaced dictionary mentions, then merge the two sorted lists from the back
+        std::size_t w = first;
+        for (std::size_t j = first; j < dict_end; ++j)
+            if (out[j].entity.valid()) out[w++] = out[j];
+        out.resize(w + accepted_.size());
+        std::size_t i = w, a = accepted_.size(), pos = out.size();
+        while (a > 0) {
+            if (i > first && out[i - 1].begin > accepted_[a - 1].begin) out[--pos] = out[--i];
+            else out[--pos] = accepted_[--a];
+        }
     }
 
     const PipelineOptions& options() const noexcept { return options_; }
     PipelineOptions& options() noexcept { return options_; }
+    Tagger& tagger() noexcept { return tagger_; }
+    const Tagger& tagger() const noexcept { return tagger_; }
 
 private:
+    static bool by_begin(const Mention& a, const Mention& b) noexcept { return a.begin < b.begin; }
+    /// d strictly inside s
+    static bool inside(const Mention& d, const Mention& s) noexcept {
+        return s.begin <= d.begin && d.end <= s.end && (s.begin < d.begin || d.end < s.end);
+    }
+    std::string_view capped(std::string_view text) const noexcept {
+        if (options_.max_text_bytes == 0 || text.size() <= options_.max_text_bytes) return text;
+        std::size_t n = options_.max_text_bytes;
+        for (int back = 0; back < 3 && n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80; ++back) --n;
+        return text.substr(0, n);
+    }
+
     std::shared_ptr<const DictionaryExtractor> dict_;
-    std::shared_ptr<const CrfTagger> crf_;
+    Tagger tagger_;
     std::shared_ptr<const EntityLinker> linker_;
     PipelineOptions options_;
+    Normalizer normalizer_;
     DictionaryExtractor::Workspace dws_;
-    CrfTagger::Workspace cws_;
+    NormalizedText norm_;
+    std::vector<Mention> spans_, accepted_;
 };
 
-static_assert(Extractor<EntityPipeline>);
+EntityPipeline(std::shared_ptr<const DictionaryExtractor>, std::shared_ptr<const CrfTagger>,
+               std::shared_ptr<const EntityLinker>, PipelineOptions = {}) -> EntityPipeline<CrfSpans>;
+
+static_assert(Extractor<EntityPipeline<>>);
 
 }  // namespace kerec

@@ -4,10 +4,14 @@
 // An extractor turns an item title or a bill line into mentions: (entity, byte span [begin, end)
 // in the ORIGINAL text, score in [0, 1], source). A mention whose entity is invalid is a span the
 // extractor believes is an entity but could not link (a cold-start candidate). Any type with
-// `x.extract(std::string_view, std::vector<Mention>&)` plugs in; extract appends, never clears.
+// `x.extract(std::string_view, std::vector<Mention>&)` plugs in; extract appends, never clears,
+// and appends its mentions sorted by begin (what every consumer's linear merge relies on).
+// Mention::text is O(1) and safe on any offsets (clamped to the text).
 #pragma once
 
+#include <algorithm>
 #include <concepts>
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 #include <vector>
@@ -31,14 +35,21 @@ struct Mention {
     float score = 1.0f;              ///< confidence in [0, 1]
     MentionSource source = MentionSource::dictionary;
 
-    std::uint32_t size() const noexcept { return end - begin; }
+    /// Length of the span in bytes (0 for an inverted span).
+    std::uint32_t size() const noexcept { return end > begin ? end - begin : 0; }
+    /// The mention's bytes of `original`, clamped to it: a span past the end or inverted (a
+    /// hostile extractor, a mention applied to the wrong text) gives the part inside, or "".
     std::string_view text(std::string_view original) const noexcept {
-        return original.substr(begin, end - begin);
+        if (begin >= original.size() || end <= begin) return {};
+        return original.substr(begin, std::min<std::size_t>(end, original.size()) - begin);
     }
     friend bool operator==(const Mention&, const Mention&) = default;
 };
 
-/// An entity extractor: appends the mentions found in `text` to `out` (does not clear it).
+/// An entity extractor: appends the mentions found in `text` to `out` (does not clear it),
+/// sorted by begin (ties in any order); offsets are bytes of `text`. Every kerec extractor
+/// (DictionaryExtractor, CrfTagger, EntityPipeline) honours this; a caller's extractor must too
+/// (EntityPipeline and the item-entity builder merge in one pass and rely on it).
 template <class X>
 concept Extractor = requires(X& x, std::string_view text, std::vector<Mention>& out) {
     x.extract(text, out);

@@ -4,7 +4,8 @@
 // of JudgmentStore) and answers a batch: judge(queries) returns one Judgment per query, in query
 // order. A StreamingJudge also offers judge(queries, sink), calling sink(index, judgment) as each
 // answer arrives (possibly out of order), so a store can persist it at once. JudgeStats is the
-// accounting every judge keeps (calls, retries, parse failures, tokens, HTTP faults). O(1) here.
+// accounting every judge keeps (pairs answered, model calls, retries, parse failures, tokens, HTTP
+// faults, outages). O(1) here.
 #pragma once
 
 #include <concepts>
@@ -37,7 +38,7 @@ concept StreamingJudge = Judge<J> && requires(J& judge, std::span<const PairQuer
 /// Counters a judge accumulates over its lifetime.
 struct JudgeStats {
     std::uint64_t queries = 0;            ///< pairs answered (one Judgment each)
-    std::uint64_t calls = 0;              ///< model calls made (retries included)
+    std::uint64_t calls = 0;              ///< model calls made: HTTP requests sent, retries and re-asks included
     std::uint64_t retries = 0;            ///< re-asks after an unparseable answer
     std::uint64_t parse_failures = 0;     ///< answers that could not be parsed (before retry)
     std::uint64_t unknown = 0;            ///< judgments left unknown after the retry
@@ -48,6 +49,10 @@ struct JudgeStats {
     std::uint64_t timeouts = 0;           ///< of which timeouts
     std::uint64_t malformed_replies = 0;  ///< of which unreadable response bodies
     std::uint64_t gave_up = 0;            ///< queries whose transport retries were exhausted
+    std::uint64_t connection_failures = 0;  ///< transport failures with the server unreachable (refused, reset, no reply)
+    std::uint64_t circuit_opens = 0;      ///< times every request was paused because the server seemed down
+    std::uint64_t structured_rejected = 0;  ///< requests refused for their response_format (sent again without)
+    std::uint64_t max_in_flight = 0;      ///< most requests in flight at once
     double seconds = 0.0;                 ///< wall time spent inside judge()
 };
 

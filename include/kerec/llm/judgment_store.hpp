@@ -1,13 +1,18 @@
 // kerec/llm/judgment_store.hpp — JudgmentStore: the crash-safe cache of every LLM judgment.
 //
 // The paper judges each entity pair once and reuses the answer. The store is an append-only
-// RecordLog (core/record_log.hpp): every judgment is appended the moment it arrives, and a torn
-// last record after a kill is skipped and reported on reopen. Reloaded, it is the cache keyed by
-// (ordered pair, model, prompt version): judge() asks the judge only for pairs it does not hold.
-// Several models combine per pair by majority (yes > no) or by confidence-weighted vote
-// (sum of +-confidence); consistency() counts A->B vs B->A disagreements of one model.
-// One process appends to a store at a time; the object is not thread-safe (judges call back on
-// the calling thread). Load O(log bytes); lookup O(1) expected; consensus O(judgments log judgments).
+// RecordLog (core/record_log.hpp): every judgment is appended the moment it arrives; on reopen a
+// torn last record is cut, damaged records are moved to "<path>.quarantine" and every intact one
+// is kept, all reported in recovery(). Reloaded, it is the cache keyed by (ordered pair, model,
+// prompt version): judge() asks the judge only for pairs it does not hold. all() is the full
+// history (a later judgment of a key supersedes, never erases, an earlier one); latest(model,
+// prompt) is the current answer per pair. Several models combine per pair by majority (yes > no)
+// or by confidence-weighted vote (sum of +-confidence); consistency() counts A->B vs B->A
+// disagreements of one model. Rationales are free text from the model: ill-formed UTF-8 in them
+// is repaired (U+FFFD) when added or loaded, and counted; the model name and prompt version must
+// be valid UTF-8. One process appends to a store at a time; the object is not thread-safe (judges
+// call back on the calling thread). Load O(log bytes); lookup O(1) expected; latest and
+// consensus O(judgments log judgments).
 #pragma once
 
 #include <algorithm>
@@ -86,16 +91,39 @@ struct JudgeRunReport {
 
 class JudgmentStore {
 public:
-    /// Open or create the store at `path`; the recovery of a torn tail is in recovery().
+    /// Open or create the store at `path`. What reopening found (records kept, damaged ranges
+    /// quarantined, a torn tail cut) is in recovery(). A record in an intact frame that is not a
+    /// valid judgment is a ParseError naming the file and the record's byte offset.
     explicit JudgmentStore(std::filesystem::path path, RecordLogOptions options = {})
         : path_(path), log_(std::move(path), [this](std::string_view payload, std::uint64_t offset) { load_(payload, offset); },
                options) {}
 
     const RecordLogRecovery& recovery() const noexcept { return log_.recovery(); }
+    /// Distinct keys (pair, model, prompt version).
     std::size_t size() const noexcept { return index_.size(); }
-    /// Every stored judgment, in append order (a later one for the same key supersedes it).
+    /// The full history: every stored judgment in append order, superseded ones included (a later
+    /// judgment of the same pair, model and prompt version supersedes an earlier one). For the
+    /// current answers use latest().
     std::span<const Judgment> all() const noexcept { return judgments_; }
+    /// Judgments in all() that a later one of the same key supersedes.
     std::uint64_t superseded() const noexcept { return judgments_.size() - index_.size(); }
+    /// Rationales whose ill-formed UTF-8 was replaced by U+FFFD (loaded or added since opening).
+    std::uint64_t rationales_repaired() const noexcept { return repaired_; }
+
+    /// The latest judgment of every pair judged by `model` with `prompt_version`, sorted by pair
+    /// (a, then b). Ready for build_graph(). Empty when that model and version judged nothing.
+    std::vector<Judgment> latest(std::string_view model, std::string_view prompt_version) const {
+        std::vector<Judgment> out;
+        const auto mp = find_mp_(model, prompt_version);
+        if (!mp) return out;
+        std::vector<std::size_t> idx;
+        for (const auto& [k, i] : index_)
+            if (k.mp == *mp) idx.push_back(i);
+        std::sort(idx.begin(), idx.end(), [&](std::size_t x, std::size_t y) { return judgments_[x].pair() < judgments_[y].pair(); });
+        out.reserve(idx.size());
+        for (std::size_t i : idx) out.push_back(judgments_[i]);
+        return out;
+    }
 
     const Judgment* find(EntityPair pair, std::string_view model, std::string_view prompt_version) const {
         const auto mp = find_mp_(model, prompt_version);
@@ -107,12 +135,37 @@ public:
         return find(pair, model, prompt_version) != nullptr;
     }
 
-    /// Validate and append one judgment (written to the log before this returns).
+    /// Validate and append one judgment (written to the log before this returns). Invalid ids, a
+    /// confidence outside [0, 1] (NaN included), an empty or ill-formed (UTF-8) model or prompt
+    /// version are InvalidArguments; ill-formed UTF-8 in the rationale is repaired (U+FFFD).
     void add(const Judgment& j) {
-        validate_(j);
-        const std::string payload = encode_(j);
-        log_.append(payload);
-        insert_(j);
+        if (const std::string problem = problem_(j); !problem.empty())
+            throw InvalidArgument(fmt::format("JudgmentStore::add: pair ({}, {}): {}", j.a, j.b, problem));
+        if (invalid_utf8(j.rationale) == 0) {
+            log_.append(encode(j));
+            insert_(j);
+            return;
+        }
+        Judgment fixed = j;
+        repair_utf8(fixed.rationale);
+        log_.append(encode(fixed));
+        insert_(fixed);
+        ++repaired_;
+    }
+
+    /// The record payload of a judgment: one escaped TSV line a, b, label, confidence, time,
+    /// model, prompt version, rationale.
+    static std::string encode(const Judgment& j) {
+        return fmt::format("{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}", j.a.value(), j.b.value(), static_cast<int>(j.label), j.confidence,
+                           j.time, escape_field(j.model), escape_field(j.prompt_version), escape_field(j.rationale));
+    }
+
+    /// Inverse of encode(). Anything but a valid judgment is a ParseError naming `source` and
+    /// the record's byte `offset`; an ill-formed rationale is repaired and `*repaired` set.
+    static Judgment decode(std::string_view payload, const std::string& source, std::uint64_t offset,
+                           bool* repaired = nullptr) {
+        std::vector<std::string_view> fields;
+        return decode_(payload, source, offset, fields, repaired);
     }
 
     void sync() { log_.sync(); }
@@ -300,52 +353,61 @@ private:
         return static_cast<std::uint32_t>(mps_.size() - 1);
     }
 
-    static void validate_(const Judgment& j) {
-        if (!j.a.valid() || !j.b.valid())
-            throw InvalidArgument(fmt::format("JudgmentStore::add: invalid entity id in pair ({}, {})", j.a, j.b));
+    // Why `j` cannot be stored, or empty.
+    static std::string problem_(const Judgment& j) {
+        if (!j.a.valid() || !j.b.valid()) return "invalid entity id";
         if (!(j.confidence >= 0.0f && j.confidence <= 1.0f))
-            throw InvalidArgument(fmt::format("JudgmentStore::add: confidence {} of pair ({}, {}) (expected in [0, 1])",
-                                              j.confidence, j.a, j.b));
+            return fmt::format("confidence {} (expected a number in [0, 1])", j.confidence);
         if (j.label != Label::yes && j.label != Label::no && j.label != Label::unknown)
-            throw InvalidArgument("JudgmentStore::add: label out of range");
-        if (j.model.empty() || j.prompt_version.empty())
-            throw InvalidArgument(fmt::format("JudgmentStore::add: pair ({}, {}) has an empty model or prompt version", j.a, j.b));
+            return fmt::format("label {} (expected no, yes or unknown)", static_cast<int>(j.label));
+        if (j.model.empty() || j.prompt_version.empty()) return "empty model or prompt version";
+        if (invalid_utf8(j.model) || invalid_utf8(j.prompt_version)) return "model or prompt version is not valid UTF-8";
+        return {};
     }
 
-    // Record payload: one escaped TSV line a, b, label, confidence, time, model, prompt, rationale.
-    static std::string encode_(const Judgment& j) {
-        return fmt::format("{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}", j.a.value(), j.b.value(), static_cast<int>(j.label), j.confidence,
-                           j.time, escape_field(j.model), escape_field(j.prompt_version), escape_field(j.rationale));
-    }
-    void load_(std::string_view payload, std::uint64_t offset) {
+    static Judgment decode_(std::string_view payload, const std::string& source, std::uint64_t offset,
+                            std::vector<std::string_view>& fields, bool* repaired) {
         auto fail = [&](const std::string& what) {
-            return ParseError(log_path_hint_(), 0, 0, fmt::format("record at byte {}: {}", offset, what));
+            return ParseError(source, 0, 0, fmt::format("record at byte {}: {}", offset, what));
         };
-        split_tsv(payload, fields_);
-        if (fields_.size() != 8) throw fail(fmt::format("{} fields (expected 8)", fields_.size()));
-        Judgment j;
+        split_tsv(payload, fields);
+        if (fields.size() != 8) throw fail(fmt::format("{} fields (expected 8)", fields.size()));
         std::uint32_t a = 0, b = 0;
         int label = 0;
+        float confidence = 0;
+        std::int64_t time = 0;
         auto num = [&](std::string_view f, auto& v, const char* what) {
             const auto r = std::from_chars(f.data(), f.data() + f.size(), v);
-            if (r.ec != std::errc() || r.ptr != f.data() + f.size()) throw fail(fmt::format("bad {} '{}'", what, f));
+            if (r.ec != std::errc() || r.ptr != f.data() + f.size())
+                throw fail(fmt::format("bad {} '{}'", what, detail::excerpt(f)));
         };
-        num(fields_[0], a, "entity a");
-        num(fields_[1], b, "entity b");
-        num(fields_[2], label, "label");
-        num(fields_[3], j.confidence, "confidence");
-        num(fields_[4], j.time, "time");
+        num(fields[0], a, "entity a");
+        num(fields[1], b, "entity b");
+        num(fields[2], label, "label");
+        num(fields[3], confidence, "confidence");
+        num(fields[4], time, "time");
         if (label < 0 || label > 2) throw fail(fmt::format("label {} (expected 0, 1 or 2)", label));
-        j.a = EntityId(a);
-        j.b = EntityId(b);
-        j.label = static_cast<Label>(label);
-        if (!unescape_field(fields_[5], j.model) || !unescape_field(fields_[6], j.prompt_version) ||
-            !unescape_field(fields_[7], j.rationale))
+        Judgment j{.a = EntityId(a),
+                   .b = EntityId(b),
+                   .label = static_cast<Label>(label),
+                   .confidence = confidence,
+                   .rationale = {},
+                   .model = {},
+                   .prompt_version = {},
+                   .time = time};
+        if (!unescape_field(fields[5], j.model) || !unescape_field(fields[6], j.prompt_version) ||
+            !unescape_field(fields[7], j.rationale))
             throw fail("bad escape sequence");
-        validate_(j);
-        insert_(j);
+        if (const std::string problem = problem_(j); !problem.empty()) throw fail(problem);
+        const bool fixed = repair_utf8(j.rationale) > 0;
+        if (repaired) *repaired = fixed;
+        return j;
     }
-    std::string log_path_hint_() const { return path_.string(); }
+    void load_(std::string_view payload, std::uint64_t offset) {
+        bool fixed = false;
+        insert_(decode_(payload, path_.string(), offset, fields_, &fixed));
+        repaired_ += fixed;
+    }
     void insert_(const Judgment& j) {
         const std::uint32_t mp = intern_mp_(j.model, j.prompt_version);
         judgments_.push_back(j);
@@ -356,6 +418,7 @@ private:
     std::unordered_map<Key, std::size_t, KeyHash> index_;
     std::vector<std::pair<std::string, std::string>> mps_;
     std::vector<std::string_view> fields_;
+    std::uint64_t repaired_ = 0;
     std::filesystem::path path_;
     RecordLog log_;  // last: its constructor replays records into the members above
 };

@@ -6,7 +6,7 @@
 // precision and the share of true pairs). The draw is a hash of (seed, a, b), so the
 // same question always gets the same answer, whatever the batch. Answers are written as real
 // models write them (JSON, fenced JSON, plain yes/no with a confidence, Chinese 是/否, or, with
-// probability `malformed_rate`, unusable prose) and go through parse_answer() with one retry, so
+// probability `malformed_rate`, unusable prose) and go through parse_answer(reply, names) with one retry, so
 // the whole parsing path is exercised. Optional latency per call. O(1) per query plus latency.
 #pragma once
 
@@ -134,7 +134,9 @@ private:
             ++stats_.calls;
             stats_.prompt_tokens += (p.system.size() + p.user.size()) / 4 + 1;
             stats_.completion_tokens += text.size() / 4 + 1;
-            const ParsedAnswer a = parse_answer(text);
+            ParseOptions po;
+            po.max_name_bytes = opt_.prompt.max_name_bytes;
+            const ParsedAnswer a = parse_answer(text, q.name_a, q.name_b, po);
             if (a.ok) {
                 j.label = a.label;
                 j.confidence = a.confidence;

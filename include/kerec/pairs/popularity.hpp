@@ -21,6 +21,7 @@
 #include "kerec/core/error.hpp"
 #include "kerec/core/event.hpp"
 #include "kerec/core/id.hpp"
+#include "kerec/core/item_entity_map.hpp"
 
 namespace kerec {
 
@@ -55,11 +56,11 @@ public:
         rank_();
     }
 
-    /// Scores from events. `item_entity[item]` is the entity of each item (invalid = no entity:
-    /// the event is skipped and counted in unmapped_events()). Items outside item_entity and
-    /// entities >= entity_count are InvalidArgument.
-    static Popularity from_events(std::span<const Event> events, std::span<const EntityId> item_entity,
-                                  std::size_t entity_count, const PopularityOptions& options = {}) {
+    /// Scores from events; each event counts for its item's primary entity in `items` (an item
+    /// with no entity is skipped and counted in unmapped_events(), as is an invalid item id). An
+    /// item id outside the map throws OutOfRange naming the event.
+    static Popularity from_events(std::span<const Event> events, const ItemEntityMap& items,
+                                  const PopularityOptions& options = {}) {
         if (std::isnan(options.half_life) || options.half_life < 0.0 || std::isinf(options.half_life))
             throw InvalidArgument(fmt::format("Popularity: half_life = {} (expected finite and >= 0)", options.half_life));
         if (!std::isfinite(options.rate_window) || options.rate_window < 0.0)
@@ -75,6 +76,8 @@ public:
                 for (const auto& e : events) now = std::max(now, e.time);
             }
         }
+        const std::size_t entity_count = items.entity_count();
+        const std::span<const EntityId> primary = items.primaries();
         std::vector<double> scores(entity_count, 0.0);
         std::vector<std::int64_t> first;
         if (options.rate_window > 0.0) first.assign(entity_count, std::numeric_limits<std::int64_t>::max());
@@ -82,17 +85,14 @@ public:
         std::uint64_t unmapped = 0;
         for (std::size_t k = 0; k < events.size(); ++k) {
             const Event& e = events[k];
-            if (!e.item.valid() || e.item.index() >= item_entity.size())
-                throw InvalidArgument(fmt::format("Popularity: event {} has item {} (expected < {})", k, e.item,
-                                                  item_entity.size()));
-            const EntityId ent = item_entity[e.item.index()];
+            if (e.item.valid() && e.item.index() >= primary.size())
+                throw OutOfRange(fmt::format("Popularity: event {} has item {} (expected < {} items in the map)", k, e.item,
+                                             primary.size()));
+            const EntityId ent = e.item.valid() ? primary[e.item.index()] : EntityId::invalid();
             if (!ent.valid()) {
                 ++unmapped;
                 continue;
             }
-            if (ent.index() >= entity_count)
-                throw InvalidArgument(fmt::format("Popularity: item {} maps to entity {} (expected < {})", e.item, ent,
-                                                  entity_count));
             if (!first.empty()) first[ent.index()] = std::min(first[ent.index()], e.time);
             double w = 0.0;
             switch (e.kind) {

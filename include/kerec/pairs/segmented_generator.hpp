@@ -44,6 +44,10 @@ struct SegmentedPairOptions {
     /// Segment boundaries as cumulative shares of the entities (strictly increasing, in (0, 1)).
     /// Default: head = top 2%, torso = next 18%, tail = the remaining 80%.
     std::vector<double> quantiles = {0.02, 0.20};
+    /// With quantiles, the head holds at least min(n, min_head) entities (later boundaries move
+    /// up with it), so a small catalogue is not left without a head: with n <= min_head every
+    /// entity is in the head and the default matrix asks every pair. Ignored with cut_points.
+    std::uint32_t min_head = 16;
     /// Segment boundaries as ranks (non-decreasing, <= entity count); when non-empty they win.
     std::vector<std::uint32_t> cut_points;
     /// Segment names; default head/torso/tail for three segments, "s0", "s1", ... otherwise.
@@ -53,9 +57,15 @@ struct SegmentedPairOptions {
     /// the tail against the top 5% of the torso, never tail x tail.
     std::vector<std::vector<std::uint32_t>> partners;
     /// Ordered pairs (a -> b, a != b, both directions may appear) or unordered ({a, b} once, a < b).
+    /// The judge is asked "is b a complement of a?" for each pair as emitted, and the graph keeps
+    /// that direction only. Unordered mode therefore lets entity ids decide the direction (the
+    /// lower id is a): complements are often asymmetric (batteries -> toy is weaker than toy ->
+    /// batteries), so use ordered pairs whenever direction matters; unordered halves the calls.
     bool ordered = false;
     /// Keep at most this many pairs, the ones of highest expected traffic; 0 = no budget.
     std::uint64_t budget = 0;
+    /// Alternatively, a budget as a share of all_pairs_count() in (0, 1]; used when budget = 0.
+    double budget_share = 0.0;
     /// Exponent g of the expected traffic of a pair, with p the popularity shares: the traffic
     /// a -> b is a's traffic times the chance that b is one of a's complements, which grows with
     /// b's popularity: T(a -> b) = p(a) p(b)^g (ordered), T({a, b}) = p(a) p(b)^g + p(b) p(a)^g
@@ -156,6 +166,12 @@ public:
         }
         make_exclusions_(exclude);
         limit_.assign(n_, n_);
+        if (opt_.budget == 0 && opt_.budget_share != 0.0) {
+            if (!(opt_.budget_share > 0.0 && opt_.budget_share <= 1.0))
+                throw InvalidArgument(fmt::format("SegmentedPairGenerator: budget_share = {} (expected in (0, 1])", opt_.budget_share));
+            opt_.budget = std::max<std::uint64_t>(
+                1, static_cast<std::uint64_t>(opt_.budget_share * static_cast<double>(all_pairs_count())));
+        }
         if (opt_.budget > 0) apply_budget_();
         make_prefix_();
     }
@@ -236,12 +252,13 @@ private:
             }
         } else {
             double prev = 0.0;
+            const std::uint32_t head = std::min(n_, opt_.min_head);
             for (std::size_t i = 0; i < opt_.quantiles.size(); ++i) {
                 const double q = opt_.quantiles[i];
                 if (!(q > prev) || !(q < 1.0))
                     throw InvalidArgument(fmt::format(
                         "SegmentedPairGenerator: quantiles[{}] = {} (expected strictly increasing in (0, 1))", i, q));
-                cuts.push_back(static_cast<std::uint32_t>(std::llround(q * n_)));
+                cuts.push_back(std::max(head, static_cast<std::uint32_t>(std::llround(q * n_))));
                 prev = q;
             }
         }

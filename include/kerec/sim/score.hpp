@@ -5,7 +5,10 @@
 // directed edge set vs the hidden one. strength_spearman: Spearman between predicted weights and the
 // hidden strengths over the predicted edges that are true; graph_strength_spearman the same over
 // every edge of a graph (false ones have strength 0). noisy_judgments is an LLM stand-in that knows
-// *whether* but hardly *how much*. All O((|pairs| + |edges|) log) or better.
+// *whether* but hardly *how much*. For representations and recall: substitute_precision_at_k
+// (neighbours in the entity's hidden substitute group / k), hidden_edges_missing_from (hidden edges
+// a graph lacks) and edge_recall_at_k (share of hidden edges a → b with b in the top k for a).
+// All O((|pairs| + |edges|) log) or better.
 #pragma once
 
 #include <algorithm>
@@ -18,7 +21,7 @@
 #include <fmt/format.h>
 
 #include "kerec/core/random.hpp"
-#include "kerec/eval/stats.hpp"
+#include "kerec/core/stats.hpp"
 #include "kerec/llm/judgment.hpp"
 #include "kerec/pairs/entity_pair.hpp"
 #include "kerec/sim/world.hpp"
@@ -88,6 +91,67 @@ double graph_strength_spearman(const World& world, const Graph& graph) {
         }
     }
     return spearman(w, s);
+}
+
+/// Precision@k of a nearest-neighbour list against the hidden substitute groups: the share of the
+/// first `k` neighbours other than `entity` itself (k = 0: all of them) that share its group.
+/// Returns 0 for an empty list. The ceiling is min(k, |group| - 1) / k for small groups.
+inline double substitute_precision_at_k(const World& world, EntityId entity, std::span<const EntityId> neighbours,
+                                        std::size_t k = 0) {
+    const auto group = world.group_of(entity);
+    std::size_t considered = 0, same = 0;
+    for (const EntityId n : neighbours) {
+        if (k && considered == k) break;
+        if (n == entity) continue;
+        ++considered;
+        same += world.group_of(n) == group;
+    }
+    return considered ? static_cast<double>(same) / static_cast<double>(considered) : 0.0;
+}
+
+/// The hidden complementary edges a → b (with their strength) that `graph` does not contain, in
+/// the order of complement_edges() (by source, then target). `graph` is anything with node_count()
+/// and neighbors(EntityId) rows with `targets` (e.g. a ComplementaryGraph); sources at or beyond
+/// node_count() have no edges in it. The truth for "recall beyond the known graph".
+template <class Graph>
+std::vector<TrueEdge> hidden_edges_missing_from(const World& world, const Graph& graph) {
+    std::vector<TrueEdge> out;
+    std::vector<EntityId> row;
+    const auto nodes = static_cast<std::size_t>(graph.node_count());
+    for (std::uint32_t a = 0; a < world.entity_info().size(); ++a) {
+        const auto hidden = world.complements_of(EntityId{a});
+        if (hidden.empty()) continue;
+        row.clear();
+        if (a < nodes)
+            for (const EntityId t : graph.neighbors(EntityId{a}).targets) row.push_back(t);
+        std::sort(row.begin(), row.end());
+        for (const auto& e : hidden)
+            if (!std::binary_search(row.begin(), row.end(), e.to)) out.push_back(e);
+    }
+    return out;
+}
+
+/// Recall@k over a list of hidden edges a → b: the share of `edges` whose target is among the
+/// first k entities of `ranked(a)` (any range of EntityId, best first; e.g. predicted complements
+/// with the known ones excluded). ranked is called once per run of equal sources, so once per
+/// source when `edges` is sorted by source (as complement_edges() and hidden_edges_missing_from
+/// are). Returns 0 for no edges. O(|edges| + sources · k).
+template <class Ranked>
+double edge_recall_at_k(std::span<const TrueEdge> edges, std::size_t k, Ranked&& ranked) {
+    if (edges.empty()) return 0.0;
+    std::size_t hit = 0;
+    std::vector<EntityId> top;
+    for (std::size_t i = 0; i < edges.size();) {
+        const EntityId a = edges[i].from;
+        top.clear();
+        for (const EntityId b : ranked(a)) {
+            if (top.size() == k) break;
+            top.push_back(b);
+        }
+        for (; i < edges.size() && edges[i].from == a; ++i)
+            hit += std::find(top.begin(), top.end(), edges[i].to) != top.end();
+    }
+    return static_cast<double>(hit) / static_cast<double>(edges.size());
 }
 
 struct NoisyJudgmentOptions {

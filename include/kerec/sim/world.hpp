@@ -4,11 +4,16 @@
 // known answers: an entity taxonomy (substitute groups = head nouns, several surface forms per
 // entity, some held out of the exported dictionary), a hidden directed complementary graph with
 // strengths s(a,b) in (0,1] and heavy-tailed degrees, items whose titles are brand + modifiers +
-// surface form + size, Zipf popularity, users with interests and a time-ordered log of bills,
-// exposures and clicks. A click on item i shown at position k after buying an item of entity a:
+// surface form + size, Zipf popularity, users with interests and a time-ordered log of browsing
+// sessions (views, mostly of substitutes of the purchase that follows), bills, exposure lists
+// (one request id per list) and clicks. A click on item i shown at position k after buying an item
+// of entity a:
 //   P(click) = bias(k) * (0.03 + 0.55 * s(a, entity(i))) * boost(popularity(i)),  bias(k) = (1+k)^-0.6.
-// New entities and items arrive during the log (cold start). Generation is O(items + events);
-// the same Config (incl. seed) gives the same world on every platform.
+// New entities and items arrive during the log (cold start). Generation is O(items + events).
+// The same Config (incl. seed) gives the same world on the same platform (compiler, standard
+// library, libm). Across platforms it may differ: the random draws are exact integer arithmetic,
+// but popularity weights, degrees and the click model go through std::pow / std::log10, whose
+// last bit is not the same in every math library, and one such bit can flip a draw.
 #pragma once
 
 #include <algorithm>
@@ -28,6 +33,7 @@
 #include "kerec/core/error.hpp"
 #include "kerec/core/event.hpp"
 #include "kerec/core/id.hpp"
+#include "kerec/core/item_entity_map.hpp"
 #include "kerec/core/progress.hpp"
 #include "kerec/core/random.hpp"
 #include "kerec/core/vocabulary.hpp"
@@ -51,6 +57,9 @@ struct Config {
     std::int64_t days = 30;         ///< length of the event log
     int exposures_per_bill = 4;     ///< items shown after each purchase
     double complement_purchase_prob = 0.35;  ///< chance a purchase is followed by one of a complement
+    double views_per_bill = 2.0;    ///< mean number of items viewed before a session's purchase (geometric)
+    double view_noise = 0.2;        ///< share of those views on entities outside the purchase's substitute group
+    double view_same_entity_share = 0.3;  ///< share of the substitute views on other items of the purchased entity
 
     /// "tiny" (tests, < 50 ms), "small", "medium", "large" (~1M items, 100k entities, 10M events).
     static Config preset(std::string_view name, std::uint64_t seed = 42) {
@@ -80,6 +89,10 @@ struct Config {
         share(new_entity_share, "new_entity_share");
         share(new_item_share, "new_item_share");
         share(complement_purchase_prob, "complement_purchase_prob");
+        share(view_noise, "view_noise");
+        share(view_same_entity_share, "view_same_entity_share");
+        if (!(views_per_bill >= 0.0 && views_per_bill <= 32.0))
+            throw InvalidArgument(fmt::format("sim::Config: views_per_bill = {} (expected 0..32)", views_per_bill));
         if (entities < 2) throw InvalidArgument(fmt::format("sim::Config: entities = {} (expected >= 2)", entities));
         if (items < entities)
             throw InvalidArgument(fmt::format("sim::Config: items = {} (expected >= entities = {})", items, entities));
@@ -182,8 +195,54 @@ public:
         return items_[i.index()];
     }
     std::span<const User> users() const noexcept { return users_; }
-    /// The log: bills, exposures (trigger = purchased item) and clicks, ordered by time.
+    /// The log, ordered by time: per session, views (browsing before the purchase), the bill, one
+    /// list of exposures (trigger = purchased item) with their clicks, and further bills.
     std::span<const Event> events() const noexcept { return events_; }
+    /// Number of exposure lists in the log; their Event::request ids are 1..request_count().
+    std::uint32_t request_count() const noexcept { return request_count_; }
+
+    /// The time that splits the log into the first `share` of its events (time < cut: training)
+    /// and the rest (time >= cut: test). share in [0, 1]: 0 gives the first event's time, 1 one
+    /// past the last one. Events of one second stay on one side, so the split is at that second.
+    std::int64_t split_time(double share) const {
+        if (!(share >= 0.0 && share <= 1.0))
+            throw InvalidArgument(fmt::format("sim::World::split_time: share = {} (expected a share in [0, 1])", share));
+        if (events_.empty()) return 0;
+        const auto k = static_cast<std::size_t>(share * static_cast<double>(events_.size()));
+        return k >= events_.size() ? events_.back().time + 1 : events_[k].time;
+    }
+    /// The events with time < t (a prefix of the log) and with time >= t (the rest).
+    std::span<const Event> events_before(std::int64_t t) const noexcept {
+        return std::span<const Event>(events_).first(first_event_at(t));
+    }
+    std::span<const Event> events_from(std::int64_t t) const noexcept {
+        return std::span<const Event>(events_).subspan(first_event_at(t));
+    }
+    /// Items that arrive at or after time t (so no event before t mentions them), ascending ids.
+    std::vector<ItemId> items_arriving_from(std::int64_t t) const {
+        std::vector<ItemId> out;
+        for (std::uint32_t i = 0; i < items_.size(); ++i)
+            if (items_[i].arrival_time >= t) out.push_back(ItemId{i});
+        return out;
+    }
+    /// Entities that arrive at or after time t, ascending ids.
+    std::vector<EntityId> entities_arriving_from(std::int64_t t) const {
+        std::vector<EntityId> out;
+        for (std::uint32_t e = 0; e < entity_info_.size(); ++e)
+            if (entity_info_[e].arrival_time >= t) out.push_back(EntityId{e});
+        return out;
+    }
+    /// The true item → entity relation (one entity per item), each entity's items ranked by the
+    /// item's popularity (the prior). For tests and oracles: a pipeline extracts its own map.
+    ItemEntityMap item_entity_map() const {
+        std::vector<EntityId> entity(items_.size());
+        std::vector<float> prior(items_.size());
+        for (std::size_t i = 0; i < items_.size(); ++i) {
+            entity[i] = items_[i].entity;
+            prior[i] = static_cast<float>(items_[i].popularity);
+        }
+        return ItemEntityMap::from_primary(entity, entity_info_.size(), prior);
+    }
 
     std::size_t group_count() const noexcept { return group_names_.size(); }
     std::uint32_t group_of(EntityId e) const { return entity(e).group; }
@@ -224,13 +283,16 @@ public:
     /// from the click model. Returns the exposure and click events, trigger = the purchased item,
     /// in log order. Use it to let a recommender (e.g. a complementary graph) collect the feedback
     /// its own recommendations earn. `max_bills` = 0: every bill. Deterministic for a seed.
+    /// Each non-empty list gets the next request id from `first_request` on (0: request_count() + 1,
+    /// after the world's own lists); pass distinct ranges to keep several calls apart.
     template <class Recommend>
     std::vector<Event> simulate_exposures(std::span<const Event> log, Recommend&& recommend, std::uint64_t seed,
-                                          std::size_t max_bills = 0) const {
+                                          std::size_t max_bills = 0, std::uint32_t first_request = 0) const {
         Rng rng(seed);
         std::vector<Event> out;
         std::vector<ItemId> shown;
         std::size_t bills = 0;
+        std::uint32_t request = (first_request ? first_request : request_count_ + 1) - 1;
         for (const Event& ev : log) {
             if (ev.kind != EventKind::bill) continue;
             if (max_bills && bills == max_bills) break;
@@ -239,11 +301,14 @@ public:
             shown.clear();
             recommend(ev.item, shown);
             const std::size_t n = std::min<std::size_t>(shown.size(), 1000);
+            if (n) ++request;
             for (std::size_t k = 0; k < n; ++k) {
                 const auto pos = static_cast<std::uint16_t>(k);
-                out.push_back(Event{.user = ev.user, .item = shown[k], .time = ev.time, .kind = EventKind::exposure, .position = pos, .trigger = ev.item});
+                out.push_back(Event{.user = ev.user, .item = shown[k], .time = ev.time, .kind = EventKind::exposure, .position = pos,
+                                    .trigger = ev.item, .request = request});
                 if (simulate_click(truth, shown[k], pos, rng))
-                    out.push_back(Event{.user = ev.user, .item = shown[k], .time = ev.time, .kind = EventKind::click, .position = pos, .trigger = ev.item});
+                    out.push_back(Event{.user = ev.user, .item = shown[k], .time = ev.time, .kind = EventKind::click, .position = pos,
+                                        .trigger = ev.item, .request = request});
             }
         }
         return out;
@@ -252,6 +317,11 @@ public:
     Summary summary() const;
 
 private:
+    std::size_t first_event_at(std::int64_t t) const noexcept {
+        return static_cast<std::size_t>(std::lower_bound(events_.begin(), events_.end(), t,
+                                                         [](const Event& e, std::int64_t x) { return e.time < x; }) -
+                                        events_.begin());
+    }
     std::size_t check(EntityId e) const {
         if (!e.valid() || e.index() >= entity_info_.size())
             throw InvalidArgument(fmt::format("sim::World: entity id {} out of range ({} entities)", e, entity_info_.size()));
@@ -268,6 +338,7 @@ private:
     std::vector<Item> items_;
     std::vector<User> users_;
     std::vector<Event> events_;
+    std::uint32_t request_count_ = 0;
     std::vector<TrueEdge> edges_;
     std::vector<std::uint32_t> edge_offsets_;
 

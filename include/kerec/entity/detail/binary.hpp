@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
@@ -42,11 +43,13 @@ public:
         put(static_cast<std::uint64_t>(s.size()));
         buf_.append(s.data(), s.size());
     }
-    /// Append the checksum and write atomically.
-    void commit(const std::filesystem::path& path) {
+    /// Append the checksum and return the file image.
+    std::string finish() {
         put(crc32c(buf_));
-        write_file_atomic(path, buf_);
+        return std::move(buf_);
     }
+    /// Append the checksum and write atomically.
+    void commit(const std::filesystem::path& path) { write_file_atomic(path, finish()); }
 
 private:
     std::string buf_;
@@ -55,7 +58,10 @@ private:
 class BinaryReader {
 public:
     BinaryReader(const std::filesystem::path& path, std::string_view magic, std::uint32_t version)
-        : source_(path.string()), data_(read_file(path)) {
+        : BinaryReader(read_file(path), path.string(), magic, version) {}
+    /// A file image held in memory; `source` names it in errors.
+    BinaryReader(std::string data, std::string source, std::string_view magic, std::uint32_t version)
+        : source_(std::move(source)), data_(std::move(data)) {
         if (data_.size() < magic.size() + 8)
             throw ParseError(source_, 0, 0, fmt::format("file of {} bytes is too short (truncated?)", data_.size()));
         if (std::string_view(data_).substr(0, magic.size()) != magic)

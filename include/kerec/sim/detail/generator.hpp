@@ -1,4 +1,11 @@
 // kerec/sim/detail/generator.hpp — implementation of sim::World::generate (included by world.hpp).
+//
+// Steps in order, each drawing from its own Rng stream derived from the seed (stream number in
+// brackets), so a change to one step leaves the draws of the others alone: substitute groups (1),
+// entities and surface forms (2), popularity and arrivals (3), items (4), hidden graph (5), users
+// (6), event log (7, views 8). Two helpers do the bookkeeping: apportion() splits a count by
+// weights, Rows/RowSampler hold the CSR rows (entities of a group, items of an entity) and draw
+// from a row by weight.
 #pragma once
 
 #include <algorithm>
@@ -11,6 +18,75 @@
 #include <vector>
 
 namespace kerec::sim {
+
+namespace detail {
+
+/// Split `total` into one count per weight: each at least 1, the remaining total - n in proportion
+/// to the weights, rounded by largest remainder (ties to the lower index). total >= n > 0.
+inline std::vector<std::size_t> apportion(std::size_t total, std::span<const double> weights) {
+    const std::size_t n = weights.size();
+    const double sum = std::accumulate(weights.begin(), weights.end(), 0.0);
+    std::vector<std::size_t> count(n, 1);
+    std::size_t assigned = n;
+    std::vector<std::pair<double, std::size_t>> remainder(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        const double exact = static_cast<double>(total - n) * weights[i] / sum;
+        count[i] += static_cast<std::size_t>(exact);
+        assigned += static_cast<std::size_t>(exact);
+        remainder[i] = {exact - std::floor(exact), i};
+    }
+    std::sort(remainder.begin(), remainder.end(),
+              [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
+    for (std::size_t k = 0; assigned < total; ++k, ++assigned) ++count[remainder[k % n].second];
+    return count;
+}
+
+/// Compressed rows of ids 0..n-1 grouped by row_of(id): row r is ids[offsets[r], offsets[r + 1]),
+/// ascending. A counting sort, O(rows + n).
+struct Rows {
+    std::vector<std::uint32_t> offsets, ids;
+
+    template <class RowOf>
+    static std::vector<std::uint32_t> offsets_of(std::size_t rows, std::size_t n, RowOf row_of) {
+        std::vector<std::uint32_t> off(rows + 1, 0);
+        for (std::size_t i = 0; i < n; ++i) ++off[row_of(i) + 1];
+        for (std::size_t r = 0; r < rows; ++r) off[r + 1] += off[r];
+        return off;
+    }
+    template <class RowOf>
+    Rows(std::size_t rows, std::size_t n, RowOf row_of) : offsets(offsets_of(rows, n, row_of)), ids(n) {
+        auto fill = offsets;
+        for (std::size_t i = 0; i < n; ++i) ids[fill[row_of(i)]++] = static_cast<std::uint32_t>(i);
+    }
+    Rows() = default;
+    std::size_t size() const noexcept { return offsets.empty() ? 0 : offsets.size() - 1; }
+    std::span<const std::uint32_t> operator[](std::size_t r) const noexcept {
+        return std::span<const std::uint32_t>(ids).subspan(offsets[r], offsets[r + 1] - offsets[r]);
+    }
+};
+
+/// One alias table per row of `rows`: (r, rng) draws an id of row r with probability ∝ weight(id).
+/// Rows must be non-empty and have a positive weight sum.
+class RowSampler {
+public:
+    RowSampler() = default;
+    template <class Weight>
+    RowSampler(const Rows& rows, Weight weight) : rows_(&rows), alias_(rows.size()) {
+        std::vector<double> w;
+        for (std::size_t r = 0; r < rows.size(); ++r) {
+            w.clear();
+            for (const auto id : rows[r]) w.push_back(weight(id));
+            alias_[r].build(w);
+        }
+    }
+    std::uint32_t operator()(std::size_t r, Rng& rng) const noexcept { return (*rows_)[r][alias_[r](rng)]; }
+
+private:
+    const Rows* rows_ = nullptr;
+    std::vector<AliasSampler> alias_;
+};
+
+}  // namespace detail
 
 class detail_generator {
 public:
@@ -90,21 +166,9 @@ private:
         // Entities per head: every head gets one, the rest spread with +-50% jitter.
         std::vector<double> share(H);
         for (auto& s : share) s = rng.uniform(0.5, 1.5);
-        const double total = std::accumulate(share.begin(), share.end(), 0.0);
-        std::vector<std::size_t> count(H, 1);
-        std::size_t assigned = H;
-        std::vector<std::pair<double, std::size_t>> remainders;
-        for (std::size_t g = 0; g < H; ++g) {
-            const double exact = static_cast<double>(c_.entities - H) * share[g] / total;
-            count[g] += static_cast<std::size_t>(exact);
-            assigned += static_cast<std::size_t>(exact);
-            remainders.emplace_back(exact - std::floor(exact), g);
-        }
-        std::sort(remainders.begin(), remainders.end(), [](auto& a, auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
-        for (std::size_t k = 0; assigned < c_.entities; ++k, ++assigned) ++count[remainders[k % H].second];
+        const auto count = detail::apportion(c_.entities, share);
 
         w_.entities_.reserve(c_.entities);
-        std::vector<std::vector<EntityId>> members(H);
         std::vector<std::string> prefixes;  // qualifier part of each entity ("" for the bare head)
         for (std::size_t g = 0; g < H; ++g) {
             const auto& dep = detail::kDepartments[heads_[g].department];
@@ -117,13 +181,12 @@ private:
                 if (made >= count[g]) return;
                 std::string name = prefix.empty() ? std::string(head) : prefix + " " + std::string(head);
                 if (w_.entities_.contains(name)) return;
-                const EntityId id = w_.entities_.add(name);
+                w_.entities_.add(name);
                 EntityInfo info;
                 info.group = static_cast<std::uint32_t>(g);
                 info.department = heads_[g].department;
                 w_.entity_info_.push_back(info);
                 prefixes.push_back(std::move(prefix));
-                members[g].push_back(id);
                 ++made;
             };
             try_add("");
@@ -132,8 +195,8 @@ private:
             rng.shuffle(level);
             for (auto& p : level) try_add(p);
             for (int depth = 2; made < count[g] && depth <= 4; ++depth) {
-                // All ordered qualifier tuples of this depth, in random order, generated lazily in
-                // blocks so that large worlds do not materialise millions of names.
+                // All ordered qualifier tuples of this depth, in random order; a level keeps at
+                // most 200,000 of them, so large worlds do not materialise millions of names.
                 std::vector<std::string> next;
                 for (auto& p : level)
                     for (auto q : quals)
@@ -149,13 +212,10 @@ private:
             if (made < count[g])
                 throw InvalidArgument(fmt::format("sim: cannot name {} entities for head '{}' (config too large)", count[g], head));
         }
-        // Groups: CSR of members.
-        w_.group_offsets_.assign(H + 1, 0);
-        for (std::size_t g = 0; g < H; ++g) {
-            w_.group_offsets_[g + 1] = w_.group_offsets_[g] + static_cast<std::uint32_t>(members[g].size());
-            w_.group_members_.insert(w_.group_members_.end(), members[g].begin(), members[g].end());
-        }
-        members_ = std::move(members);
+        // Groups: the members of each, ascending ids (a group's entities were made in one run).
+        groups_ = detail::Rows(H, w_.entity_info_.size(), [&](std::size_t e) { return w_.entity_info_[e].group; });
+        w_.group_offsets_ = groups_.offsets;
+        for (const auto e : groups_.ids) w_.group_members_.push_back(EntityId{e});
 
         // Surface forms. A text belongs to one entity only: the dictionary stays unambiguous.
         std::unordered_set<std::string> claimed;
@@ -234,6 +294,8 @@ private:
             info.is_new = true;
             info.arrival_time = static_cast<std::int64_t>(rng.uniform(0.1, 0.9) * static_cast<double>(horizon_));
         }
+        group_pop_.assign(heads_.size(), 0.0);
+        for (const auto& info : w_.entity_info_) group_pop_[info.group] += info.popularity;
     }
 
     std::string make_brand(Rng& rng) {
@@ -277,18 +339,7 @@ private:
         // Items per entity: one each, the rest proportional to popularity^0.6 (largest remainder).
         std::vector<double> w(E);
         for (std::size_t e = 0; e < E; ++e) w[e] = std::pow(w_.entity_info_[e].popularity, 0.6);
-        const double wsum = std::accumulate(w.begin(), w.end(), 0.0);
-        std::vector<std::size_t> count(E, 1);
-        std::size_t assigned = E;
-        std::vector<std::pair<double, std::uint32_t>> rem(E);
-        for (std::size_t e = 0; e < E; ++e) {
-            const double exact = static_cast<double>(c_.items - E) * w[e] / wsum;
-            count[e] += static_cast<std::size_t>(exact);
-            assigned += static_cast<std::size_t>(exact);
-            rem[e] = {exact - std::floor(exact), static_cast<std::uint32_t>(e)};
-        }
-        std::sort(rem.begin(), rem.end(), [](auto& a, auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
-        for (std::size_t k = 0; assigned < c_.items; ++k, ++assigned) ++count[rem[k % E].second];
+        const auto count = detail::apportion(c_.items, w);
 
         std::size_t from_new = 0;
         for (std::size_t e = 0; e < E; ++e)
@@ -400,9 +451,6 @@ private:
         const std::size_t E = w_.entity_info_.size();
         std::unordered_map<std::string_view, std::uint32_t> head_index;
         for (std::uint32_t g = 0; g < H; ++g) head_index.emplace(spec(heads_[g]).name, g);
-        std::vector<double> group_pop(H, 0.0);
-        for (const auto& info : w_.entity_info_) group_pop[info.group] += info.popularity;
-
         // Head-level relations: curated ones plus a heavy-tailed number of random ones.
         std::vector<std::vector<std::pair<std::uint32_t, float>>> head_edges(H);
         auto has = [&](std::uint32_t a, std::uint32_t b) {
@@ -416,7 +464,7 @@ private:
                 head_edges[a->second].emplace_back(b->second, cc.strength);
         }
         if (H > 1) {
-            AliasSampler target(group_pop);
+            AliasSampler target(group_pop_);
             for (std::uint32_t g = 0; g < H; ++g) {
                 const double u = std::max(rng.uniform(), 1e-9);
                 const auto extra = std::min<std::size_t>(H - 1, static_cast<std::size_t>(0.3 / std::pow(u, 0.8)));
@@ -429,24 +477,18 @@ private:
             }
         }
         // Entity-level edges: partners inside each complementary head, preferring popular ones.
-        std::vector<AliasSampler> partner(H);
-        for (std::uint32_t g = 0; g < H; ++g) {
-            std::vector<double> pw;
-            for (auto e : members_[g]) pw.push_back(std::pow(w_.entity_info_[e.index()].popularity, 0.7));
-            partner[g].build(pw);
-        }
+        const detail::RowSampler partner(groups_, [&](std::uint32_t e) { return std::pow(w_.entity_info_[e].popularity, 0.7); });
         ProgressThrottle progress(progress_, "sim: hidden graph", E);
         std::vector<TrueEdge> edges;
         std::vector<std::uint32_t> picked;
         for (std::uint32_t e = 0; e < E; ++e) {
             const auto g = w_.entity_info_[e].group;
             for (auto [h, sh] : head_edges[g]) {
-                const auto& m = members_[h];
                 const double u = std::max(rng.uniform(), 1e-9);
-                const auto k = std::min<std::size_t>({m.size(), 40, 1 + static_cast<std::size_t>(0.4 / std::pow(u, 0.7))});
+                const auto k = std::min<std::size_t>({groups_[h].size(), 40, 1 + static_cast<std::size_t>(0.4 / std::pow(u, 0.7))});
                 picked.clear();
                 for (std::size_t tries = 0; picked.size() < k && tries < k * 10; ++tries) {
-                    const auto t = m[partner[h](rng)].value();
+                    const auto t = partner(h, rng);
                     if (t == e || std::find(picked.begin(), picked.end(), t) != picked.end()) continue;
                     picked.push_back(t);
                 }
@@ -463,9 +505,7 @@ private:
         edges.erase(std::unique(edges.begin(), edges.end(), [](const TrueEdge& a, const TrueEdge& b) {
                         return a.from == b.from && a.to == b.to;
                     }), edges.end());
-        w_.edge_offsets_.assign(E + 1, 0);
-        for (const auto& x : edges) ++w_.edge_offsets_[x.from.index() + 1];
-        for (std::size_t i = 0; i < E; ++i) w_.edge_offsets_[i + 1] += w_.edge_offsets_[i];
+        w_.edge_offsets_ = detail::Rows::offsets_of(E, edges.size(), [&](std::size_t k) { return edges[k].from.index(); });
         // Traffic: the co-purchase process buys complement b after a with P ∝ pop(a) * s(a,b) / Σ_b' s(a,b').
         double total = 0;
         for (std::size_t i = 0; i < E; ++i) {
@@ -485,9 +525,7 @@ private:
     void make_users() {
         Rng rng(derive_seed(c_.seed, 6));
         const std::size_t H = heads_.size();
-        std::vector<double> group_pop(H, 0.0);
-        for (const auto& info : w_.entity_info_) group_pop[info.group] += info.popularity;
-        AliasSampler pick(group_pop);
+        const AliasSampler pick(group_pop_);
         w_.users_.resize(c_.users);
         for (auto& u : w_.users_) {
             const auto n = std::min<std::size_t>(H, 2 + rng.uniform_int(4));
@@ -499,114 +537,159 @@ private:
     }
 
     // --- event log --------------------------------------------------------------------------------
+    // One session per loop: the user browses (views), buys, is shown one list (exposures, clicks and
+    // purchases of clicked items) and may buy a complement. Times follow the event count, so the
+    // log is ordered by construction. Views draw from their own Rng stream: views_per_bill = 0
+    // leaves the rest of the log as it was.
     void make_events() {
-        Rng rng(derive_seed(c_.seed, 7));
+        rng_ = Rng(derive_seed(c_.seed, 7));
+        view_rng_ = Rng(derive_seed(c_.seed, 8));
         const std::size_t E = w_.entity_info_.size();
-        const std::size_t H = heads_.size();
         std::vector<double> pop(E);
         for (std::size_t e = 0; e < E; ++e) pop[e] = w_.entity_info_[e].popularity;
-        AliasSampler global(pop);
-        std::vector<AliasSampler> in_group(H);
-        for (std::uint32_t g = 0; g < H; ++g) {
-            std::vector<double> pw;
-            for (auto e : members_[g]) pw.push_back(w_.entity_info_[e.index()].popularity);
-            in_group[g].build(pw);
-        }
-        // Items of each entity (CSR) with an alias sampler over their popularity.
-        std::vector<std::uint32_t> item_off(E + 1, 0);
-        for (const auto& it : w_.items_) ++item_off[it.entity.index() + 1];
-        for (std::size_t e = 0; e < E; ++e) item_off[e + 1] += item_off[e];
-        std::vector<std::uint32_t> item_ids(w_.items_.size());
-        {
-            auto fill = item_off;
-            for (std::uint32_t i = 0; i < w_.items_.size(); ++i) item_ids[fill[w_.items_[i].entity.index()]++] = i;
-        }
-        std::vector<AliasSampler> item_pick(E);
-        for (std::size_t e = 0; e < E; ++e) {
-            std::vector<double> pw;
-            for (auto k = item_off[e]; k < item_off[e + 1]; ++k) pw.push_back(w_.items_[item_ids[k]].popularity);
-            item_pick[e].build(pw);
-        }
+        entity_pick_.build(pop);
+        in_group_ = detail::RowSampler(groups_, [&](std::uint32_t e) { return w_.entity_info_[e].popularity; });
+        items_of_ = detail::Rows(E, w_.items_.size(), [&](std::size_t i) { return w_.items_[i].entity.index(); });
+        item_pick_ = detail::RowSampler(items_of_, [&](std::uint32_t i) { return w_.items_[i].popularity; });
 
-        const std::size_t target = c_.events;
         auto& ev = w_.events_;
         ev.clear();
-        ev.reserve(target);
-        std::int64_t now = 0;
-        auto arrived_entity = [&](std::uint32_t e) { return w_.entity_info_[e].arrival_time <= now; };
-        auto draw_item = [&](std::uint32_t e) -> std::uint32_t {
-            for (int t = 0; t < 8; ++t) {
-                const auto i = item_ids[item_off[e] + item_pick[e](rng)];
-                if (w_.items_[i].arrival_time <= now) return i;
-            }
-            for (auto k = item_off[e]; k < item_off[e + 1]; ++k)
-                if (w_.items_[item_ids[k]].arrival_time <= now) return item_ids[k];
-            return UINT32_MAX;
-        };
-        auto draw_global = [&]() -> std::uint32_t {
-            for (;;) {
-                const auto e = global(rng);
-                if (arrived_entity(e)) return e;
-            }
-        };
-        auto push = [&](UserId u, std::uint32_t item, EventKind kind, std::uint16_t pos, ItemId trigger) {
-            if (ev.size() < target) ev.push_back(Event{.user = u, .item = ItemId{item}, .time = now, .kind = kind, .position = pos, .trigger = trigger});
-        };
-        ProgressThrottle progress(progress_, "sim: events", target);
-        const auto horizon = static_cast<double>(horizon_);
-        while (ev.size() < target) {
-            now = static_cast<std::int64_t>(horizon * static_cast<double>(ev.size()) / static_cast<double>(target));
-            const UserId user{static_cast<std::uint32_t>(rng.uniform_int(w_.users_.size()))};
-            const auto& interests = w_.users_[user.index()].interests;
-            std::uint32_t e = UINT32_MAX;
-            if (!interests.empty() && rng.bernoulli(0.6)) {
-                const auto g = interests[rng.uniform_int(interests.size())];
-                const auto cand = members_[g][in_group[g](rng)].value();
-                if (arrived_entity(cand)) e = cand;
-            }
-            if (e == UINT32_MAX) e = draw_global();
-            const auto bought = draw_item(e);
-            if (bought == UINT32_MAX) continue;
-            push(user, bought, EventKind::bill, 0, ItemId{});
-            const auto out = w_.complements_of(EntityId{e});
-            // Exposures after the purchase: complements, substitutes and popular items.
-            for (int pos = 0; pos < c_.exposures_per_bill; ++pos) {
-                std::uint32_t shown_e = UINT32_MAX;
-                const double u = rng.uniform();
-                if (u < 0.5 && !out.empty()) {
-                    shown_e = out[rng.uniform_int(out.size())].to.value();
-                } else if (u < 0.7) {
-                    const auto& m = members_[w_.entity_info_[e].group];
-                    shown_e = m[rng.uniform_int(m.size())].value();
-                }
-                if (shown_e == UINT32_MAX || !arrived_entity(shown_e)) shown_e = draw_global();
-                const auto shown = draw_item(shown_e);
-                if (shown == UINT32_MAX) continue;
-                const auto p = static_cast<std::uint16_t>(pos);
-                push(user, shown, EventKind::exposure, p, ItemId{bought});
-                if (w_.simulate_click(EntityId{e}, ItemId{shown}, p, rng)) {
-                    push(user, shown, EventKind::click, p, ItemId{bought});
-                    if (rng.bernoulli(0.3)) push(user, shown, EventKind::bill, 0, ItemId{});
-                }
-            }
-            // Complementary co-purchase, proportional to strength.
-            if (!out.empty() && rng.bernoulli(c_.complement_purchase_prob)) {
-                double ssum = 0;
-                for (const auto& x : out) ssum += x.strength;
-                double r = rng.uniform() * ssum;
-                std::uint32_t c = out.back().to.value();
-                for (const auto& x : out) {
-                    if ((r -= x.strength) < 0) {
-                        c = x.to.value();
-                        break;
-                    }
-                }
-                if (arrived_entity(c))
-                    if (const auto i = draw_item(c); i != UINT32_MAX) push(user, i, EventKind::bill, 0, ItemId{});
-            }
+        ev.reserve(c_.events);
+        const double p_more_views = c_.views_per_bill / (c_.views_per_bill + 1.0);  // geometric, mean views_per_bill
+        ProgressThrottle progress(progress_, "sim: events", c_.events);
+        while (ev.size() < c_.events) {
+            std::size_t views = 0;
+            while (views < kMaxViews && view_rng_.bernoulli(p_more_views)) ++views;
+            views = std::min(views, c_.events - ev.size() - 1);  // leave room for the bill
+            const std::int64_t t_prev = now_;
+            now_ = std::max(now_, static_cast<std::int64_t>(static_cast<double>(horizon_) * static_cast<double>(ev.size() + views) /
+                                                            static_cast<double>(c_.events)));
+            const UserId user{static_cast<std::uint32_t>(rng_.uniform_int(w_.users_.size()))};
+            const auto [e, bought] = choose_purchase(user);
+            if (bought == kNone) continue;
+            browse(user, e, bought, views, t_prev);
+            push(Event{.user = user, .item = ItemId{bought}, .time = now_, .kind = EventKind::bill});
+            show_list(user, e, bought);
+            buy_complement(user, e);
             progress.update(ev.size());
         }
+        w_.request_count_ = requests_;
         progress.finish(ev.size());
+    }
+
+    static constexpr std::uint32_t kNone = UINT32_MAX;
+    static constexpr std::size_t kMaxViews = 64;
+
+    bool arrived(std::uint32_t entity, std::int64_t t) const { return w_.entity_info_[entity].arrival_time <= t; }
+
+    /// An entity by popularity among those arrived at t.
+    std::uint32_t draw_entity(std::int64_t t, Rng& rng) const {
+        for (;;)
+            if (const auto e = entity_pick_(rng); arrived(e, t)) return e;
+    }
+
+    /// An item of entity e by popularity among those arrived at t; kNone if none has.
+    std::uint32_t draw_item(std::uint32_t e, std::int64_t t, Rng& rng) const {
+        for (int k = 0; k < 8; ++k)
+            if (const auto i = item_pick_(e, rng); w_.items_[i].arrival_time <= t) return i;
+        for (const auto i : items_of_[e])
+            if (w_.items_[i].arrival_time <= t) return i;
+        return kNone;
+    }
+
+    bool push(const Event& e) {
+        if (w_.events_.size() >= c_.events) return false;
+        w_.events_.push_back(e);
+        return true;
+    }
+
+    /// The session's purchase {entity, item}: from one of the user's interests (60%) or the
+    /// popularity of everything; item kNone when the entity has no item yet.
+    std::pair<std::uint32_t, std::uint32_t> choose_purchase(UserId user) {
+        const auto& interests = w_.users_[user.index()].interests;
+        std::uint32_t e = kNone;
+        if (!interests.empty() && rng_.bernoulli(0.6)) {
+            const auto g = interests[rng_.uniform_int(interests.size())];
+            if (const auto cand = in_group_(g, rng_); arrived(cand, now_)) e = cand;
+        }
+        if (e == kNone) e = draw_entity(now_, rng_);
+        return {e, draw_item(e, now_, rng_)};
+    }
+
+    /// Up to n views before buying `bought` (entity e) at now_: substitutes (other items of e,
+    /// other entities of e's group), or with view_noise an entity of another group. Each view is
+    /// 10 s to 2 min before the next one, never before t_prev (the log's previous event).
+    void browse(UserId user, std::uint32_t e, std::uint32_t bought, std::size_t n, std::int64_t t_prev) {
+        auto& r = view_rng_;
+        const auto group = w_.entity_info_[e].group;
+        const auto members = groups_[group];
+        views_.clear();
+        std::int64_t t = now_;
+        for (std::size_t k = 0; k < n; ++k) {
+            t = std::max(t_prev, t - r.uniform_int(std::int64_t{10}, std::int64_t{120}));
+            std::uint32_t seen_e = e;
+            if (r.bernoulli(c_.view_noise)) {
+                for (int tries = 0; tries < 16; ++tries)
+                    if (seen_e = draw_entity(t, r); w_.entity_info_[seen_e].group != group) break;
+            } else if (members.size() > 1 && !r.bernoulli(c_.view_same_entity_share)) {
+                // another entity of the group, by popularity; any other one when e dominates
+                for (int tries = 0; tries < 8 && seen_e == e; ++tries)
+                    if (const auto cand = in_group_(group, r); arrived(cand, t)) seen_e = cand;
+                const auto start = seen_e == e ? r.uniform_int(members.size()) : 0;
+                for (std::size_t k2 = 0; k2 < members.size() && seen_e == e; ++k2)
+                    if (const auto cand = members[(start + k2) % members.size()]; arrived(cand, t)) seen_e = cand;
+            }
+            std::uint32_t seen = draw_item(seen_e, t, r);
+            if (seen == bought && items_of_[e].size() > 1) seen = draw_item(seen_e, t, r);
+            if (seen != kNone && seen != bought) views_.emplace_back(seen, t);
+        }
+        for (auto it = views_.rbegin(); it != views_.rend(); ++it)  // drawn backwards in time
+            push(Event{.user = user, .item = ItemId{it->first}, .time = it->second, .kind = EventKind::view});
+    }
+
+    /// One list after the purchase, one request id: complements (50%), substitutes (20%) and
+    /// popular items; clicks from the click model, 30% of them bought.
+    void show_list(UserId user, std::uint32_t e, std::uint32_t bought) {
+        const auto out = w_.complements_of(EntityId{e});
+        const auto group = groups_[w_.entity_info_[e].group];
+        std::uint32_t request = 0;
+        for (int pos = 0; pos < c_.exposures_per_bill; ++pos) {
+            std::uint32_t shown_e = kNone;
+            const double u = rng_.uniform();
+            if (u < 0.5 && !out.empty()) shown_e = out[rng_.uniform_int(out.size())].to.value();
+            else if (u < 0.7) shown_e = group[rng_.uniform_int(group.size())];
+            if (shown_e == kNone || !arrived(shown_e, now_)) shown_e = draw_entity(now_, rng_);
+            const auto shown = draw_item(shown_e, now_, rng_);
+            if (shown == kNone) continue;
+            const auto p = static_cast<std::uint16_t>(pos);
+            const Event exposure{.user = user, .item = ItemId{shown}, .time = now_, .kind = EventKind::exposure, .position = p,
+                                 .trigger = ItemId{bought}, .request = request ? request : requests_ + 1};
+            if (push(exposure)) request = requests_ = exposure.request;
+            if (w_.simulate_click(EntityId{e}, ItemId{shown}, p, rng_)) {
+                Event click = exposure;
+                click.kind = EventKind::click;
+                push(click);
+                if (rng_.bernoulli(0.3)) push(Event{.user = user, .item = ItemId{shown}, .time = now_, .kind = EventKind::bill});
+            }
+        }
+    }
+
+    /// With complement_purchase_prob, buy a complement of e chosen in proportion to strength.
+    void buy_complement(UserId user, std::uint32_t e) {
+        const auto out = w_.complements_of(EntityId{e});
+        if (out.empty() || !rng_.bernoulli(c_.complement_purchase_prob)) return;
+        double ssum = 0;
+        for (const auto& x : out) ssum += x.strength;
+        double r = rng_.uniform() * ssum;
+        std::uint32_t c = out.back().to.value();
+        for (const auto& x : out)
+            if ((r -= x.strength) < 0) {
+                c = x.to.value();
+                break;
+            }
+        if (arrived(c, now_))
+            if (const auto i = draw_item(c, now_, rng_); i != kNone)
+                push(Event{.user = user, .item = ItemId{i}, .time = now_, .kind = EventKind::bill});
     }
 
     Config c_;
@@ -614,8 +697,18 @@ private:
     std::int64_t horizon_;
     World w_;
     std::vector<HeadRef> heads_;
-    std::vector<std::vector<EntityId>> members_;
+    detail::Rows groups_;             // entities of each substitute group
+    std::vector<double> group_pop_;   // popularity of each group
     std::unordered_set<std::string> entity_words_;
+    // event log state
+    Rng rng_, view_rng_;
+    AliasSampler entity_pick_;
+    detail::RowSampler in_group_;     // an entity of a group, by popularity
+    detail::Rows items_of_;           // items of each entity
+    detail::RowSampler item_pick_;    // an item of an entity, by popularity
+    std::int64_t now_ = 0;
+    std::uint32_t requests_ = 0;
+    std::vector<std::pair<std::uint32_t, std::int64_t>> views_;
 };
 
 inline World World::generate(const Config& config, ProgressCallback progress) {

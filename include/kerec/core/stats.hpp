@@ -1,4 +1,4 @@
-// kerec/eval/stats.hpp — small statistics shared by evaluations, examples and benchmarks.
+// kerec/core/stats.hpp — small statistics shared by every component, evaluations, examples and benchmarks.
 //
 // rank_average: fractional ranks with ties averaged. spearman(x, y) = pearson(rank(x), rank(y)),
 // the figure used to compare learned edge weights with hidden strengths or click rates.

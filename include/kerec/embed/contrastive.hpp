@@ -1,0 +1,229 @@
+// kerec/embed/contrastive.hpp — contrastive alignment of the two views: symmetric InfoNCE.
+//
+// The paper brings the first-order and second-order views of the same entity closer by contrastive
+// learning. For a batch e_1..e_B: z_i = normalize(h1(e_i)), p_i = h2(e_i) (second_order.hpp),
+// S_ij = z_i·p_j / τ, and the other entities of the batch are the negatives:
+//   L = 1/(2B) Σ_i [ -log softmax_j(S_i·)_i  -  log softmax_j(S_·i)_i ]
+// Gradients (analytic): G = ∂L/∂S = (R + C - 2I)/(2B) with R, C the row- and column-softmaxes;
+// ∂L/∂z_i = (G P)_i/τ, ∂L/∂p_i = (Gᵀ Z)_i/τ; through y = x/|x|: ∂x = (∂y - (∂y·y)y)/|x|; with
+// q_i = W a_i: ∂W = ∂Qᵀ A, ∂a_i = Wᵀ ∂q_i, scattered to h1(n) with weight ŵ(e_i, n).
+// Since |S_ij| <= 1/τ, exp(S - 1/τ) never overflows (nor underflows for τ >= 0.025): one exp per
+// entry serves both softmaxes.
+// step() is fused (forward, backward, lazy Adam on the touched rows and on W) and allocates nothing
+// once its workspace has grown to the largest batch. O(B²·d + B·d² + Σ degree·d) per step.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "kerec/core/error.hpp"
+#include "kerec/core/id.hpp"
+#include "kerec/core/npy.hpp"
+#include "kerec/embed/adam.hpp"
+#include "kerec/embed/second_order.hpp"
+
+namespace kerec {
+
+struct InfoNceOptions {
+    double temperature = 0.1;  ///< τ (>= 0.025)
+
+    void validate() const {
+        if (!(temperature >= 0.025) || !std::isfinite(temperature))
+            throw InvalidArgument(fmt::format("InfoNceOptions: temperature = {} (expected >= 0.025: exp(-2/τ) must stay a normal float)", temperature));
+    }
+};
+
+/// Symmetric InfoNCE between h1 and h2 with a reusable workspace. Not thread-safe (one per thread).
+template <class Scalar = float>
+class InfoNce {
+public:
+    using Matrix = RowMatrix<Scalar>;
+    using Map = Eigen::Map<Matrix>;
+    using ConstMap = Eigen::Map<const Matrix>;
+    static constexpr Scalar norm_epsilon = Scalar(1e-12);
+
+    explicit InfoNce(const InfoNceOptions& opt = {}) : opt_(opt) { opt_.validate(); }
+    const InfoNceOptions& options() const noexcept { return opt_; }
+
+    /// The loss of one batch (no gradients). See forward_backward() for the checks.
+    Scalar loss(const Matrix& h1, const Matrix& W, std::span<const EntityId> batch, const ComplementNeighbours& nb) {
+        return run(h1, W, batch, nb, false);
+    }
+
+    /// Loss and gradients of one batch, kept in the workspace: touched() rows of the table with
+    /// row_gradients(), and w_gradient(). Throws InvalidArgument on shape mismatches (W not d×d,
+    /// table rows != nb.entity_count()) and batches of fewer than 2, OutOfRange for a batch id.
+    Scalar forward_backward(const Matrix& h1, const Matrix& W, std::span<const EntityId> batch, const ComplementNeighbours& nb) {
+        return run(h1, W, batch, nb, true);
+    }
+
+    /// Table rows that received a gradient in the last forward_backward(), in first-touch order.
+    std::span<const EntityId> touched() const noexcept { return std::span<const EntityId>(touched_).first(touched_count_); }
+    /// Their gradients (touched().size() × d).
+    ConstMap row_gradients() const noexcept {
+        return ConstMap(grad_rows_.data(), static_cast<Eigen::Index>(touched_count_), d_);
+    }
+    const Matrix& w_gradient() const noexcept { return dW_; }
+
+    /// Fused step: forward_backward(), then Adam on the touched rows of h1 (lazy) and on W, both
+    /// with step size scaled by `scale` (the trainer's λ). A non-finite loss updates nothing and is
+    /// returned as is (the caller reports the divergence).
+    Scalar step(Matrix& h1, Matrix& W, std::span<const EntityId> batch, const ComplementNeighbours& nb, LazyAdam<Scalar>& adam_h1,
+                LazyAdam<Scalar>& adam_w, double scale = 1.0) {
+        const Scalar l = run(h1, W, batch, nb, true);
+        if (!std::isfinite(l)) return l;
+        if (adam_h1.rows() != h1.rows() || adam_h1.cols() != h1.cols() || adam_w.rows() != W.rows() || adam_w.cols() != W.cols())
+            throw InvalidArgument(fmt::format("InfoNce::step: Adam states are {}×{} and {}×{}, parameters {}×{} and {}×{}",
+                                              adam_h1.rows(), adam_h1.cols(), adam_w.rows(), adam_w.cols(), h1.rows(), h1.cols(),
+                                              W.rows(), W.cols()));
+        adam_h1.begin_step(scale);
+        for (std::size_t k = 0; k < touched_count_; ++k)
+            adam_h1.update_row(h1, touched_[k].index(), grad_rows_.data() + k * static_cast<std::size_t>(d_));
+        adam_w.begin_step(scale);
+        adam_w.update_all(W, dW_);
+        return l;
+    }
+
+private:
+    template <class V>
+    static void grow(V& v, std::size_t n) {
+        if (v.size() < n) v.resize(n);
+    }
+
+    Scalar run(const Matrix& h1, const Matrix& W, std::span<const EntityId> batch, const ComplementNeighbours& nb, bool backward) {
+        const auto B = static_cast<Eigen::Index>(batch.size());
+        const Eigen::Index d = h1.cols();
+        detail::check_second_order_shapes(static_cast<std::size_t>(h1.rows()), static_cast<std::size_t>(d), W.rows(), W.cols(),
+                                          nb.entity_count(), "InfoNce");
+        if (B < 2) throw InvalidArgument(fmt::format("InfoNce: batch of {} entities (expected >= 2: the others are the negatives)", B));
+        for (std::size_t i = 0; i < batch.size(); ++i)
+            if (!batch[i].valid() || batch[i].index() >= static_cast<std::size_t>(h1.rows()))
+                throw OutOfRange(fmt::format("InfoNce: batch[{}] = entity {} (expected < {})", i, batch[i], h1.rows()));
+        d_ = d;
+        const auto Bd = static_cast<std::size_t>(B * d);
+        grow(z_, Bd), grow(a_, Bd), grow(p_, Bd), grow(s_, static_cast<std::size_t>(B * B));
+        grow(nz_, static_cast<std::size_t>(B)), grow(np_, static_cast<std::size_t>(B)), grow(r_, static_cast<std::size_t>(B)),
+            grow(c_, static_cast<std::size_t>(B));
+        Map Z(z_.data(), B, d), A(a_.data(), B, d), P(p_.data(), B, d), S(s_.data(), B, B);
+        // Forward.
+        for (Eigen::Index i = 0; i < B; ++i) {
+            const EntityId e = batch[static_cast<std::size_t>(i)];
+            Z.row(i) = h1.row(e.index());
+            nz_[static_cast<std::size_t>(i)] = Z.row(i).norm();
+            Z.row(i) /= std::max(nz_[static_cast<std::size_t>(i)], norm_epsilon);
+            aggregate_neighbours(h1, nb, e, A.data() + i * d);
+        }
+        P.noalias() = A * W.transpose();
+        for (Eigen::Index i = 0; i < B; ++i) {
+            np_[static_cast<std::size_t>(i)] = P.row(i).norm();
+            P.row(i) /= std::max(np_[static_cast<std::size_t>(i)], norm_epsilon);
+        }
+        S.noalias() = Z * P.transpose();  // cosines; logits are S/τ
+        const auto inv_tau = static_cast<Scalar>(1.0 / opt_.temperature);
+        grow(dg_, static_cast<std::size_t>(B));
+        for (Eigen::Index i = 0; i < B; ++i) dg_[static_cast<std::size_t>(i)] = (S(i, i) - Scalar(1)) * inv_tau;
+        S.array() = ((S.array() - Scalar(1)) * inv_tau).exp();  // in (e^{-2/τ}, 1]: no overflow, no underflow for τ >= 0.025
+        Eigen::Map<Eigen::Matrix<Scalar, Eigen::Dynamic, 1>> rs(r_.data(), B), cs(c_.data(), B);
+        rs.noalias() = S.rowwise().sum();
+        cs.noalias() = S.colwise().sum().transpose();
+        double total = 0;
+        for (Eigen::Index i = 0; i < B; ++i) {
+            const auto k = static_cast<std::size_t>(i);
+            // -log softmax_row = -(S_ii - 1)/τ + log Σ_j exp((S_ij - 1)/τ); the column term alike.
+            total += -2.0 * static_cast<double>(dg_[k]) + std::log(static_cast<double>(r_[k])) + std::log(static_cast<double>(c_[k]));
+        }
+        const auto loss = static_cast<Scalar>(total / (2.0 * static_cast<double>(B)));
+        if (!backward || !std::isfinite(loss)) return loss;
+
+        // Backward: G = (R + C - 2I) / (2B), in place of the exponentials.
+        const Scalar g_scale = Scalar(1) / (Scalar(2) * static_cast<Scalar>(B));
+        for (Eigen::Index i = 0; i < B; ++i) {
+            r_[static_cast<std::size_t>(i)] = g_scale / r_[static_cast<std::size_t>(i)];
+            c_[static_cast<std::size_t>(i)] = g_scale / c_[static_cast<std::size_t>(i)];
+        }
+        for (Eigen::Index i = 0; i < B; ++i) {
+            Scalar* row = S.data() + i * B;
+            const Scalar inv_r = r_[static_cast<std::size_t>(i)];
+            const Scalar* inv_c = c_.data();
+            for (Eigen::Index j = 0; j < B; ++j) row[j] *= inv_r + inv_c[j];
+            row[i] -= Scalar(2) * g_scale;
+        }
+        grow(dz_, Bd), grow(dp_, Bd);
+        Map dZ(dz_.data(), B, d), dP(dp_.data(), B, d);
+        dZ.noalias() = S * P;
+        dZ *= inv_tau;
+        dP.noalias() = S.transpose() * Z;
+        dP *= inv_tau;
+        // Through the normalisations: dZ -> ∂h1(e_i), dP -> ∂q_i.
+        for (Eigen::Index i = 0; i < B; ++i) {
+            unnormalize(dZ.row(i), Z.row(i), nz_[static_cast<std::size_t>(i)]);
+            unnormalize(dP.row(i), P.row(i), np_[static_cast<std::size_t>(i)]);
+        }
+        dW_.resize(d, d);
+        dW_.noalias() = dP.transpose() * A;
+        grow(da_, Bd);
+        Map dA(da_.data(), B, d);
+        dA.noalias() = dP * W;  // ∂a_i = Wᵀ ∂q_i
+        // Scatter to the table rows.
+        if (slot_.size() < static_cast<std::size_t>(h1.rows())) slot_.assign(static_cast<std::size_t>(h1.rows()), -1);
+        touched_count_ = 0;
+        auto slot_of = [&](EntityId e) -> Scalar* {
+            std::int32_t& s = slot_[e.index()];
+            if (s < 0) {
+                s = static_cast<std::int32_t>(touched_count_++);
+                grow(touched_, touched_count_);
+                grow(grad_rows_, touched_count_ * static_cast<std::size_t>(d));
+                touched_[static_cast<std::size_t>(s)] = e;
+                std::fill_n(grad_rows_.data() + static_cast<std::size_t>(s) * static_cast<std::size_t>(d), d, Scalar(0));
+            }
+            return grad_rows_.data() + static_cast<std::size_t>(s) * static_cast<std::size_t>(d);
+        };
+        for (Eigen::Index i = 0; i < B; ++i) {
+            const EntityId e = batch[static_cast<std::size_t>(i)];
+            Scalar* g = slot_of(e);
+            const Scalar* dz = dZ.data() + i * d;
+            for (Eigen::Index x = 0; x < d; ++x) g[x] += dz[x];
+            const Scalar* da = dA.data() + i * d;
+            const auto t = nb.targets(e);
+            if (t.empty()) {
+                g = slot_of(e);
+                for (Eigen::Index x = 0; x < d; ++x) g[x] += da[x];
+                continue;
+            }
+            const auto w = nb.weights(e);
+            for (std::size_t j = 0; j < t.size(); ++j) {
+                Scalar* gn = slot_of(t[j]);
+                const auto wj = static_cast<Scalar>(w[j]);
+                for (Eigen::Index x = 0; x < d; ++x) gn[x] += wj * da[x];
+            }
+        }
+        for (std::size_t k = 0; k < touched_count_; ++k) slot_[touched_[k].index()] = -1;
+        return loss;
+    }
+
+    template <class Grad, class Unit>
+    static void unnormalize(Grad&& g, const Unit& y, Scalar norm) {
+        if (norm > norm_epsilon) {
+            const Scalar dot = g.dot(y);
+            g = (g - dot * y) / norm;
+        } else {
+            g /= norm_epsilon;
+        }
+    }
+
+    InfoNceOptions opt_;
+    Eigen::Index d_ = 0;
+    std::vector<Scalar> z_, a_, p_, s_, nz_, np_, r_, c_, dg_, dz_, dp_, da_, grad_rows_;
+    Matrix dW_;
+    std::vector<std::int32_t> slot_;
+    std::vector<EntityId> touched_;
+    std::size_t touched_count_ = 0;
+};
+
+}  // namespace kerec

@@ -1,0 +1,359 @@
+// U2E2I recall, item priors and the exact AUC: behaviour, a brute-force oracle, bad input, and
+// the allocation-free steady state.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdlib>
+#include <map>
+#include <new>
+#include <string>
+#include <vector>
+
+#include <kerec/core/auc.hpp>
+#include <kerec/core/random.hpp>
+#include <kerec/graph/builder.hpp>
+#include <kerec/graph/feedback.hpp>
+#include <kerec/recall/item_prior.hpp>
+#include <kerec/recall/u2e2i.hpp>
+
+// Counting global allocator: a request at steady state must not allocate.
+namespace {
+std::atomic<bool> g_count_allocs{false};
+std::atomic<std::size_t> g_allocs{0};
+}  // namespace
+void* operator new(std::size_t n) {
+    if (g_count_allocs.load(std::memory_order_relaxed)) g_allocs.fetch_add(1, std::memory_order_relaxed);
+    if (void* p = std::malloc(n ? n : 1)) return p;
+    throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+
+using namespace kerec;
+
+namespace {
+
+using FB = GraphBuilder<EntityId, EdgeFeedback>;
+using FE = GraphEdge<EntityId, EdgeFeedback>;
+
+FeedbackGraph make_graph(const std::vector<FE>& edges, std::size_t nodes) {
+    GraphBuildOptions o;
+    o.threads = 1;
+    o.node_count = nodes;
+    return FB::build(edges, o);
+}
+
+EntityId E(std::uint32_t v) { return EntityId(v); }
+ItemId I(std::uint32_t v) { return ItemId(v); }
+
+// 6 entities. Items: 0 → e0, 1 → e3, 2,3 → e1 (priors .6, .4), 4 → e2, 5 → e4, 6 → e1 and e2.
+struct Small {
+    FeedbackGraph graph = make_graph({FE{E(0), E(1), 0.9f, {0.8f, 0, 0, 0}}, FE{E(0), E(2), 0.5f, {0.7f, 0, 0, 0}},
+                                      FE{E(3), E(4), 0.7f, {0.6f, 0, 0, 0}}, FE{E(3), E(1), 0.2f, {0.9f, 0, 0, 0}}},
+                                     6);
+    ItemEntityMap map;
+    Small() {
+        std::vector<ItemEntityLink> links = {{I(0), E(0), 1}, {I(1), E(3), 1}, {I(2), E(1), 1}, {I(3), E(1), 1},
+                                             {I(4), E(2), 1}, {I(5), E(4), 1}, {I(6), E(1), 0.9f}, {I(6), E(2), 0.8f}};
+        std::vector<float> prior = {0.5f, 0.5f, 0.6f, 0.4f, 0.3f, 1.0f, 0.1f};
+        map = ItemEntityMap(7, 6, links, prior);
+    }
+};
+
+std::map<std::uint32_t, float> as_map(const std::vector<Recommendation>& out) {
+    std::map<std::uint32_t, float> m;
+    for (const auto& r : out) m[r.item.value()] = r.score;
+    return m;
+}
+
+}  // namespace
+
+static_assert(Recommender<U2E2IRecall<FeedbackGraph>>);
+
+TEST_CASE("auc: exact with ties, against the pairwise definition") {
+    const std::vector<double> s = {0.1, 0.4, 0.35, 0.8, 0.4, 0.4};
+    const std::vector<int> y = {0, 0, 1, 1, 1, 0};
+    // pairs: positives {0.35, 0.8, 0.4} vs negatives {0.1, 0.4, 0.4}
+    // 0.35: > 0.1 → 1;  0.8: 3;  0.4: >0.1, ties 0.4 ×2 → 1 + 1 = 2  → (1 + 3 + 2) / 9
+    CHECK(auc(s, y) == doctest::Approx(6.0 / 9.0));
+    Rng rng(5);
+    std::vector<float> ss(300);
+    std::vector<std::uint8_t> yy(300);
+    for (std::size_t i = 0; i < ss.size(); ++i) {
+        ss[i] = static_cast<float>(rng.uniform_int(20));  // many ties
+        yy[i] = rng.bernoulli(0.3) ? 1 : 0;
+    }
+    double num = 0, pairs = 0;
+    for (std::size_t i = 0; i < ss.size(); ++i)
+        for (std::size_t j = 0; j < ss.size(); ++j)
+            if (yy[i] && !yy[j]) pairs += 1, num += ss[i] > ss[j] ? 1.0 : ss[i] == ss[j] ? 0.5 : 0.0;
+    CHECK(auc(ss, yy) == doctest::Approx(num / pairs).epsilon(1e-12));
+    CHECK_THROWS_AS(auc(std::vector<double>{1, 2}, std::vector<int>{1, 1}), InvalidArgument);
+    CHECK_THROWS_AS(auc(std::vector<double>{1, NAN}, std::vector<int>{1, 0}), InvalidArgument);
+    CHECK_THROWS_AS(auc(std::vector<double>{1, 2}, std::vector<int>{1}), InvalidArgument);
+}
+
+TEST_CASE("u2e2i: path scores, explanations, dedupe, exclusions") {
+    Small s;
+    auto g = std::make_shared<const FeedbackGraph>(s.graph);
+    std::map<std::pair<std::uint32_t, std::uint32_t>, std::string> why = {{{0, 1}, "chips go with salsa"}};
+    U2E2IOptions opt;
+    opt.recency_half_life = 0;  // no decay: r = 1 per bill
+    U2E2IRecall<FeedbackGraph> rec(g, s.map, opt, {}, [&](EntityId a, EntityId b) -> std::string_view {
+        auto it = why.find({a.value(), b.value()});
+        return it == why.end() ? std::string_view{} : std::string_view(it->second);
+    });
+    const HistoryItem ctx[] = {{I(0), 100}};
+    std::vector<Recommendation> out;
+    rec.recommend(RecommendRequest{UserId(1), ctx, 200, 10, {}}, out);
+    // e0 → e1 (0.9): items 2 (.6), 3 (.4), 6 (.1); e0 → e2 (0.5): 4 (.3), 6 (.1) — 6 keeps its best path.
+    REQUIRE(out.size() == 4);
+    CHECK(out[0].item == I(2));
+    CHECK(out[0].score == doctest::Approx(0.9 * 0.6));
+    CHECK(out[1].item == I(3));
+    CHECK(out[2].item == I(4));
+    CHECK(out[2].score == doctest::Approx(0.5 * 0.3));
+    CHECK(out[3].item == I(6));
+    CHECK(out[3].score == doctest::Approx(0.9 * 0.1));
+    CHECK(out[3].why.complement == E(1));
+    CHECK(out[0].why.trigger == E(0));
+    CHECK(out[0].why.edge_weight == doctest::Approx(0.9));
+    CHECK(out[0].why.llm_confidence == doctest::Approx(0.8));
+    CHECK(out[0].why.rationale == "chips go with salsa");
+    CHECK(out[2].why.rationale.empty());
+
+    // Two triggers sum into e1: s(e1) = 0.9 + 0.2.
+    const HistoryItem two[] = {{I(0), 100}, {I(1), 150}};
+    rec.recommend(RecommendRequest{UserId(1), two, 200, 10, {}}, out);
+    auto m = as_map(out);
+    CHECK(m[2] == doctest::Approx(1.1 * 0.6));
+    CHECK(m[5] == doctest::Approx(0.7 * 1.0));
+    CHECK(out[0].item == I(5));  // 0.7 > 0.66
+
+    // Exclusions and K.
+    const ItemId ex[] = {I(2), I(5)};
+    rec.recommend(RecommendRequest{UserId(1), two, 200, 2, ex}, out);
+    REQUIRE(out.size() == 2);
+    CHECK(out[0].item == I(3));
+    CHECK(out[1].item == I(4));
+}
+
+TEST_CASE("u2e2i: recency weights and the context is not recommended back") {
+    Small s;
+    auto g = std::make_shared<const FeedbackGraph>(s.graph);
+    U2E2IOptions opt;
+    opt.recency_half_life = 100;
+    U2E2IRecall<FeedbackGraph> rec(g, s.map, opt);
+    const HistoryItem ctx[] = {{I(0), 0}, {I(1), 100}};  // e0 two half-lives old, e3 fresh
+    std::vector<Recommendation> out;
+    rec.recommend(RecommendRequest{UserId(0), ctx, 200, 10, {}}, out);
+    auto m = as_map(out);
+    CHECK(m[4] == doctest::Approx(0.25 * 0.5 * 0.3));
+    CHECK(m[5] == doctest::Approx(0.5 * 0.7 * 1.0));
+    CHECK(m[2] == doctest::Approx((0.25 * 0.9 + 0.5 * 0.2) * 0.6));
+    CHECK(out.front().item == I(5));
+    for (const auto& r : out)
+        if (r.item == I(2)) CHECK(r.why.trigger == E(0));  // 0.25·0.9 beats 0.5·0.2
+
+    // A complement whose items include a context item: that item is not returned (unless asked).
+    FeedbackGraph loop = make_graph({FE{E(1), E(0), 1.0f, {}}, FE{E(0), E(1), 1.0f, {}}}, 6);
+    auto lg = std::make_shared<const FeedbackGraph>(loop);
+    const HistoryItem both[] = {{I(0), 0}, {I(2), 0}};
+    U2E2IRecall<FeedbackGraph> r2(lg, s.map, opt);
+    r2.recommend(RecommendRequest{UserId(0), both, 0, 10, {}}, out);
+    for (const auto& r : out) CHECK((r.item != I(0) && r.item != I(2)));
+    opt.exclude_context = false;
+    U2E2IRecall<FeedbackGraph> r3(lg, s.map, opt);
+    r3.recommend(RecommendRequest{UserId(0), both, 0, 10, {}}, out);
+    CHECK(as_map(out).count(0) == 1);
+}
+
+TEST_CASE("u2e2i: matches a brute-force oracle on random graphs") {
+    Rng rng(11);
+    for (int round = 0; round < 20; ++round) {
+        const std::uint32_t ne = 30, ni = 120;
+        std::vector<FE> edges;
+        for (int k = 0; k < 150; ++k) {
+            const auto a = static_cast<std::uint32_t>(rng.uniform_int(ne)), b = static_cast<std::uint32_t>(rng.uniform_int(ne));
+            if (a != b) edges.push_back(FE{E(a), E(b), static_cast<float>(rng.uniform()), {0.5f, 0, 0, 0}});
+        }
+        const auto g = std::make_shared<const FeedbackGraph>(make_graph(edges, ne));
+        std::vector<ItemEntityLink> links;
+        std::vector<float> prior(ni);
+        for (std::uint32_t i = 0; i < ni; ++i) {
+            links.push_back({I(i), E(static_cast<std::uint32_t>(rng.uniform_int(ne))), 1.0f});
+            if (rng.bernoulli(0.3)) links.push_back({I(i), E(static_cast<std::uint32_t>(rng.uniform_int(ne))), 0.5f});
+            prior[i] = rng.bernoulli(0.1) ? 0.0f : static_cast<float>(rng.uniform());
+        }
+        const ItemEntityMap map(ni, ne, links, prior);
+        U2E2IOptions opt;
+        opt.max_triggers = opt.max_context = opt.neighbors_per_trigger = opt.items_per_entity = 1000;
+        opt.recency_half_life = 50;
+        U2E2IRecall<FeedbackGraph> rec(g, map, opt);
+        std::vector<HistoryItem> ctx;
+        for (int j = 0; j < 5; ++j) ctx.push_back({I(static_cast<std::uint32_t>(rng.uniform_int(ni))), 10 * j});
+        const std::int64_t now = 60;
+        // Oracle: trigger weights, s(c), then every item scored by its best entity.
+        std::vector<double> r(ne, 0.0), sc(ne, 0.0);
+        std::vector<bool> in_ctx(ni, false);
+        for (const auto& h : ctx) {
+            r[map.primary(h.item).index()] += std::exp2(-static_cast<double>(now - h.time) / 50.0);
+            in_ctx[h.item.index()] = true;
+        }
+        std::vector<bool> reachable(ne, false);
+        for (std::uint32_t t = 0; t < ne; ++t) {
+            if (r[t] == 0) continue;
+            const auto row = g->neighbors(E(t));
+            for (std::size_t j = 0; j < row.size(); ++j) sc[row.targets[j].index()] += r[t] * row.weights[j], reachable[row.targets[j].index()] = true;
+        }
+        std::vector<std::pair<double, std::uint32_t>> want;
+        for (std::uint32_t i = 0; i < ni; ++i) {
+            if (in_ctx[i]) continue;
+            double best = -1;
+            for (auto [e, score] : map.entities(I(i)))
+                if (reachable[e.index()]) best = std::max(best, sc[e.index()] * std::max<double>(prior[i], 1e-6));
+            if (best >= 0) want.push_back({best, i});
+        }
+        std::sort(want.begin(), want.end(), [](auto a, auto b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
+        std::vector<Recommendation> out;
+        rec.recommend(RecommendRequest{UserId(0), ctx, now, 25, {}}, out);
+        REQUIRE(out.size() == std::min<std::size_t>(25, want.size()));
+        for (std::size_t k = 0; k < out.size(); ++k) {
+            CHECK(out[k].score == doctest::Approx(want[k].first).epsilon(1e-4));
+            if (k + 1 < out.size()) CHECK(out[k].score >= out[k + 1].score);
+        }
+    }
+}
+
+TEST_CASE("u2e2i: a new item is reachable through its entity alone") {
+    Small s;
+    auto g = std::make_shared<const FeedbackGraph>(s.graph);
+    const float p = new_item_prior(s.map, E(4));
+    CHECK(p == doctest::Approx(0.5));
+    const ItemEntityLink link[] = {{ItemId{}, E(4), 1.0f}};
+    const ItemId fresh = s.map.add_item(link, p);
+    U2E2IRecall<FeedbackGraph> rec(g, s.map);
+    const HistoryItem ctx[] = {{I(1), 0}};
+    std::vector<Recommendation> out;
+    rec.recommend(RecommendRequest{UserId(0), ctx, 0, 10, {}}, out);
+    bool found = false;
+    for (const auto& r : out) found = found || (r.item == fresh && r.why.complement == E(4) && r.why.trigger == E(3));
+    CHECK(found);
+}
+
+TEST_CASE("item priors: smoothed within-entity share") {
+    Small s;
+    std::vector<Event> ev = {Event{.user = UserId(0), .item = I(2)}, Event{.user = UserId(0), .item = I(2)},
+                             Event{.user = UserId(0), .item = I(3), .kind = EventKind::exposure}};
+    const auto p = popularity_priors(ev, s.map, 1.0);
+    // entity 1 (primary of 2, 3, 6): bills 2 + 0 + 0, 3 items → (2+1)/5, 1/5, 1/5
+    CHECK(p[2] == doctest::Approx(0.6));
+    CHECK(p[3] == doctest::Approx(0.2));
+    CHECK(p[6] == doctest::Approx(0.2));
+    CHECK(p[5] == doctest::Approx(1.0));
+    std::vector<Event> bad = {Event{.user = UserId(0), .item = I(99)}};
+    CHECK_THROWS_AS(popularity_priors(bad, s.map), OutOfRange);
+    CHECK_THROWS_AS(popularity_priors(ev, s.map, 0.0), InvalidArgument);
+}
+
+TEST_CASE("u2e2i: bad input gives empty results or a clear error") {
+    Small s;
+    auto g = std::make_shared<const FeedbackGraph>(s.graph);
+    U2E2IRecall<FeedbackGraph> rec(g, s.map);
+    std::vector<Recommendation> out = {Recommendation{}};
+    rec.recommend(RecommendRequest{UserId(0), {}, 0, 10, {}}, out);  // no history
+    CHECK(out.empty());
+    const HistoryItem lonely[] = {{I(2), 0}};  // e1 has no out-edges
+    rec.recommend(RecommendRequest{UserId(0), lonely, 0, 10, {}}, out);
+    CHECK(out.empty());
+    const HistoryItem ctx[] = {{I(0), 0}};
+    rec.recommend(RecommendRequest{UserId(0), ctx, 0, 0, {}}, out);  // K = 0
+    CHECK(out.empty());
+    rec.recommend(RecommendRequest{UserId(0), ctx, 0, 1000000, {}}, out);  // K > catalogue
+    CHECK(out.size() == 4);
+    const HistoryItem invalid[] = {{ItemId{}, 0}, {I(0), 0}};  // invalid ids mean none
+    rec.recommend(RecommendRequest{UserId(0), invalid, 0, 10, {}}, out);
+    CHECK(out.size() == 4);
+    const HistoryItem far[] = {{I(70), 0}};
+    CHECK_THROWS_AS(rec.recommend(RecommendRequest{UserId(0), far, 0, 10, {}}, out), OutOfRange);
+    const ItemId ex[] = {I(7)};
+    CHECK_THROWS_AS(rec.recommend(RecommendRequest{UserId(0), ctx, 0, 10, ex}, out), OutOfRange);
+    // A graph naming entities the map does not have.
+    auto big = std::make_shared<const FeedbackGraph>(make_graph({FE{E(0), E(40), 1.0f, {}}}, 41));
+    U2E2IRecall<FeedbackGraph> mismatch(big, s.map);
+    CHECK_THROWS_AS(mismatch.recommend(RecommendRequest{UserId(0), ctx, 0, 10, {}}, out), OutOfRange);
+    CHECK_THROWS_AS(U2E2IRecall<FeedbackGraph>(std::shared_ptr<const FeedbackGraph>{}, s.map), InvalidArgument);
+    U2E2IOptions o;
+    o.min_prior = NAN;
+    CHECK_THROWS_AS(U2E2IRecall<FeedbackGraph>(g, s.map, o), InvalidArgument);
+
+    // A scorer that yields NaN is an error, not a silent NaN score.
+    struct NanScorer {
+        void score(const RecommendRequest&, std::span<const RecallCandidate>, std::span<float> l) const {
+            for (auto& x : l) x = NAN;
+        }
+    };
+    U2E2IRecall<FeedbackGraph, NanScorer> nan(g, s.map);
+    CHECK_THROWS_AS(nan.recommend(RecommendRequest{UserId(0), ctx, 0, 10, {}}, out), Error);
+}
+
+TEST_CASE("u2e2i: a scorer reorders the candidates; max_candidates bounds what it sees") {
+    Small s;
+    auto g = std::make_shared<const FeedbackGraph>(s.graph);
+    struct ByItemId {  // prefers larger item ids, records how many candidates it saw
+        std::size_t seen = 0;
+        void score(const RecommendRequest&, std::span<const RecallCandidate> c, std::span<float> l) {
+            seen = c.size();
+            for (std::size_t i = 0; i < c.size(); ++i) l[i] = static_cast<float>(c[i].item.value());
+        }
+    };
+    U2E2IOptions opt;
+    opt.max_candidates = 3;
+    U2E2IRecall<FeedbackGraph, ByItemId> rec(g, s.map, opt);
+    const HistoryItem ctx[] = {{I(0), 0}};
+    std::vector<Recommendation> out;
+    rec.recommend(RecommendRequest{UserId(0), ctx, 0, 10, {}}, out);
+    CHECK(rec.scorer().seen == 3);  // of 4: the lowest path score (item 6, 0.09) is cut
+    REQUIRE(out.size() == 3);
+    CHECK(out[0].item == I(4));
+    CHECK(out[1].item == I(3));
+    CHECK(out[2].item == I(2));
+}
+
+TEST_CASE("u2e2i: a warm workspace allocates nothing") {
+    Rng rng(3);
+    const std::uint32_t ne = 2000, ni = 20000;
+    std::vector<FE> edges;
+    for (int k = 0; k < 20000; ++k)
+        edges.push_back(FE{E(static_cast<std::uint32_t>(rng.uniform_int(ne))), E(static_cast<std::uint32_t>(rng.uniform_int(ne))),
+                           static_cast<float>(rng.uniform()), {0.5f, 0, 0, 0}});
+    GraphStore<FeedbackGraph> store(make_graph(edges, ne));
+    std::vector<EntityId> primary(ni);
+    for (auto& e : primary) e = E(static_cast<std::uint32_t>(rng.uniform_int(ne)));
+    const auto map = ItemEntityMap::from_primary(primary, ne);
+    U2E2IRecall<FeedbackGraph> rec(store, map);
+    std::vector<std::vector<HistoryItem>> ctxs(50);
+    for (auto& c : ctxs)
+        for (int j = 0; j < 8; ++j) c.push_back({I(static_cast<std::uint32_t>(rng.uniform_int(ni))), j});
+    std::vector<Recommendation> out;
+    for (int pass = 0; pass < 2; ++pass)  // warm up: buffers reach their high-water mark
+        for (const auto& c : ctxs) rec.recommend(RecommendRequest{UserId(0), c, 10, 200, {}}, out);
+    g_allocs = 0;
+    g_count_allocs = true;
+    std::size_t total = 0;
+    for (const auto& c : ctxs) {
+        rec.recommend(RecommendRequest{UserId(0), c, 10, 200, {}}, out);
+        total += out.size();
+    }
+    g_count_allocs = false;
+    {  // the counter itself works
+        g_count_allocs = true;
+        std::vector<int> probe(1000, 1);
+        g_count_allocs = false;
+        CHECK(probe[999] == 1);
+    }
+    CHECK(g_allocs.load() == 1);
+    CHECK(total > 0);
+}
