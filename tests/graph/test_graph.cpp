@@ -211,7 +211,7 @@ TEST_CASE("graph: random builds match a brute-force reference for every policy")
     }
 }
 
-TEST_CASE("graph: large parallel build (several input chunks, dense rows) matches the reference") {
+TEST_CASE("graph: large parallel build (several sorters, dense rows) matches the reference") {
     // A hub row with 60k distinct targets (the 16-bit in-row positions near their limit).
     std::vector<E> es = random_edges(40000, 200000, 99);
     for (std::uint32_t t = 0; t < 60000; ++t) es.push_back(E{eid(123), eid(t), static_cast<float>(t % 97) / 97.0f, {}});
@@ -228,7 +228,7 @@ TEST_CASE("graph: large parallel build (several input chunks, dense rows) matche
         check_against(g, reference(es, pol, false, SelfLoopPolicy::drop, -1.0f), 70000);
         CHECK(!g.has_edge(eid(123), eid(123)));  // self-loop dropped
         CHECK(g.degree(eid(123)) >= 59999);
-        // one thread gives the very same snapshot (the scatter is stable across chunks)
+        // one thread gives the very same snapshot (each row is scattered by one sorter, in input order)
         o.threads = 1;
         CHECK(same_content(g, B::build(es, o)));
     }

@@ -5,12 +5,12 @@
 // "yes" is an edge whose prior weight is its confidence). Raw edges can be added too; duplicates
 // are resolved by a policy (max, first, last, sum), edges may be mirrored (symmetrise), self-loops
 // dropped, kept or rejected.
-// Build, one path: a counting sort by source (count per input chunk, prefix sums, stable scatter
-// of (target, weight) into the row order), then per row: sort by target, resolve duplicates,
-// filter, sort by weight and write the row with its by-target lookup. O(m + n + sum d log d)
-// work, parallel over input chunks and over rows; scratch 8 bytes per edge plus 8 bytes per node
-// per input chunk. merge() = build(base edges ++ delta);
-// reweight() = build(the same edges, new weights).
+// Build, one path: a counting sort by source (count, prefix sums, a stable scatter straight into
+// the edge arrays), then per row, in place: sort by target, resolve duplicates, filter, sort by
+// weight, write the row back with its by-target lookup. O(m + n + sum d log d) work, parallel
+// over ranges of rows (each sorter reads the whole input and keeps its own rows); no per-edge
+// scratch, 16 bytes per node. merge() = build(base edges ++ delta); reweight() = build(the same
+// edges, new weights).
 #pragma once
 
 #include <algorithm>
@@ -355,18 +355,15 @@ private:
         const Input input{edges.data(), mirror_from, limit, opt.symmetrise, opt.self_loops != SelfLoopPolicy::drop,
                           opt.self_loops == SelfLoopPolicy::reject};
         const unsigned threads = m_in < (1u << 16) ? 1u : detail::worker_count(opt.threads, 64);
-        auto for_chunks = [&](std::size_t chunks, auto&& f) {  // f(first, last, chunk, worker)
-            const std::size_t len = (m_in + chunks - 1) / chunks;
-            detail::parallel_for(threads, chunks, [&](std::size_t c, unsigned w) { f(c * len, std::min(m_in, c * len + len), c, w); });
-        };
 
         // Node count: one validating pass when the caller did not give it.
         std::size_t n = std::max(opt.node_count, min_nodes);
         const bool validated = opt.node_count == 0;
         if (validated && m_in > 0) {
             std::vector<std::size_t> top(threads, 0);
-            for_chunks(threads, [&](std::size_t b, std::size_t e, std::size_t c, unsigned) {
-                for (std::size_t i = b; i < e; ++i) {
+            const std::size_t len = (m_in + threads - 1) / threads;
+            detail::parallel_for(threads, threads, [&](std::size_t c, unsigned) {
+                for (std::size_t i = c * len; i < std::min(m_in, c * len + len); ++i) {
                     input.validate(i);
                     top[c] = std::max<std::size_t>(top[c], std::max(edges[i].from.index(), edges[i].to.index()) + 1);
                 }
@@ -375,55 +372,56 @@ private:
         }
         if (n == 0 || m_in == 0) return Graph{};
 
-        // 1. Counting sort by source: per input chunk, count, then prefix sums give every chunk
-        //    its own cursor per row (so the scatter is stable), then scatter (target, weight).
-        const std::size_t chunks = std::clamp<std::size_t>(m_in / (n + 1), 1, threads);
-        detail::RawArray<std::uint64_t> cursor(chunks * n);  // chunk c, row r at [c * n + r]
-        std::fill(cursor.data(), cursor.data() + chunks * n, 0);
-        ProgressThrottle sort_progress(opt.progress, "graph: sort", 2 * chunks);
+        // 1. Counting sort by source. Worker t owns the rows [own[t], own[t+1]) and reads the whole
+        //    input, counting and then scattering only the edges of its rows, in input order: the
+        //    scatter is stable, and no two workers ever write near one another.
+        const unsigned sorters = std::min(threads, 4u);  // every sorter reads all of the input
+        detail::RawArray<std::uint64_t> raw_offsets(n + 1);  // row r is [raw_offsets[r], raw_offsets[r+1])
+        std::fill(raw_offsets.data(), raw_offsets.data() + n + 1, 0);
+        std::vector<std::size_t> own(sorters + 1);
+        for (unsigned t = 0; t <= sorters; ++t) own[t] = n * t / sorters;  // counting: even id ranges
+        ProgressThrottle sort_progress(opt.progress, "graph: sort", 2 * sorters);
         std::atomic<std::uint64_t> sorted{0};
-        auto chunk_pass = [&](bool check, auto per_edge) {
-            for_chunks(chunks, [&](std::size_t b, std::size_t e, std::size_t c, unsigned w) {
+        auto sort_pass = [&](bool check, auto per_edge) {
+            detail::parallel_for(sorters, sorters, [&](std::size_t t, unsigned w) {
                 const Input in = input;  // local copies: the stores below cannot alias them
                 const auto f = per_edge;
-                std::uint64_t* const cur = cursor.data() + c * n;
-                for (std::size_t i = b; i < e; ++i) {
-                    if (check) in.validate(i);
-                    in.emit(i, [&](Id from, Id to) { f(cur, i, from, to); });
+                const std::size_t lo = own[t], span = own[t + 1] - own[t], len = (m_in + sorters - 1) / sorters;
+                const std::size_t vb = t * len, vn = std::min(m_in, vb + len) - std::min(m_in, vb);  // edges t validates
+                for (std::size_t i = 0; i < m_in; ++i) {
+                    if (check && i - vb < vn) in.validate(i);
+                    in.emit(i, [&](Id from, Id to) {
+                        if (from.index() - lo < span) f(from.index(), i, to);
+                    });
                 }
                 const auto d = sorted.fetch_add(1, std::memory_order_relaxed) + 1;
                 if (w == 0) sort_progress.update(d);
             });
         };
-        chunk_pass(!validated, [](std::uint64_t* cur, std::size_t, Id from, Id) { ++cur[from.index()]; });
-        detail::RawArray<std::uint64_t> raw_offsets(n + 1);
-        std::uint64_t total = 0;
-        for (std::size_t r = 0; r < n; ++r) {
-            raw_offsets[r] = total;
-            for (std::size_t c = 0; c < chunks; ++c) total += std::exchange(cursor[c * n + r], total);
-        }
-        raw_offsets[n] = total;
-        const std::uint64_t m_raw = total;
+        sort_pass(!validated, [c = raw_offsets.data() + 1](std::size_t r, std::size_t, Id) { ++c[r]; });
+        for (std::size_t r = 0; r < n; ++r) raw_offsets[r + 1] += raw_offsets[r];
+        const std::uint64_t m_raw = raw_offsets[n];
         if (m_raw == 0) return Graph{};
-        // (target, weight) go to one packed scratch array (one cache line written per edge, not two);
-        // payloads and rationale ids straight to the graph's arrays, at their raw positions.
-        detail::RawArray<std::uint64_t> packed(m_raw);
-        detail::GraphArrays<Id, EdgeData> out;
+        const auto balanced = row_tasks(raw_offsets.span(), sorters);  // scatter: even edge counts
+        for (unsigned t = 0; t <= sorters; ++t) own[t] = t < balanced.size() ? balanced[t] : n;
+        detail::RawArray<std::uint64_t> cursor(n);
+        std::copy(raw_offsets.data(), raw_offsets.data() + n, cursor.data());
+        detail::GraphArrays<Id, EdgeData> out;  // the edge arrays are the scatter's destination
         allocate(out, n, m_raw, !rids.empty());
-        chunk_pass(false, [k = packed.data(), p = out.payload.data(), r = out.rationale_ids.data(), e = edges.data(),
-                           rid = rids.data()](std::uint64_t* cur, std::size_t i, Id from, Id to) {
-            const std::uint64_t pos = cur[from.index()]++;
-            k[pos] = (std::uint64_t{to.value()} << 32) | std::bit_cast<std::uint32_t>(e[i].weight);
+        sort_pass(false, [cur = cursor.data(), t = out.targets.data(), w = out.weights.data(), p = out.payload.data(),
+                          r = out.rationale_ids.data(), e = edges.data(), rid = rids.data()](std::size_t row, std::size_t i, Id to) {
+            const std::uint64_t pos = cur[row]++;
+            t[pos] = to;
+            w[pos] = e[i].weight;
             if constexpr (has_payload) p[pos] = e[i].payload;
             if (r) r[pos] = rid[i];
         });
-        sort_progress.finish(2 * chunks);
+        sort_progress.finish(2 * sorters);
         cursor = {};
 
-        // 2. Per row: sort by target, resolve duplicates, filter, sort by weight, write. A task
-        //    writes its rows compacted from its first raw position (a row's payloads and rationale
-        //    ids are read whole before they are overwritten, never past the row's own end); step 3
-        //    closes the gaps.
+        // 2. Per row, in place: sort by target, resolve duplicates, filter, sort by weight, write
+        //    back. A task writes its rows compacted from its first raw position (a row is read whole
+        //    before it is written, never past its own end); step 3 closes the gaps.
         const auto tasks = row_tasks(raw_offsets.span(), threads == 1 ? 1 : std::size_t{threads} * 16);
         const std::size_t ntasks = tasks.size() - 1;
         std::vector<std::uint64_t> kept(ntasks, 0);
@@ -435,7 +433,7 @@ private:
             std::uint64_t dst = raw_offsets[tasks[t]];
             for (std::size_t r = tasks[t]; r < tasks[t + 1]; ++r) {
                 const std::uint64_t b = raw_offsets[r];
-                const std::size_t k = resolve_row(ws, packed.data() + b, out, b, raw_offsets[r + 1] - b, opt);
+                const std::size_t k = resolve_row(ws, out, b, raw_offsets[r + 1] - b, opt);
                 if (k > Graph::max_degree_limit)
                     throw InvalidArgument(fmt::format("GraphBuilder: node {} has {} distinct out-edges (at most {} per row)", r, k,
                                                       Graph::max_degree_limit));
@@ -448,7 +446,6 @@ private:
             if (w == 0) row_progress.update(done);
         });
         row_progress.finish(ntasks);
-        packed = {};
 
         // 3. Offsets, and each task's block moved down over the gaps left by removed edges.
         out.offsets[0] = 0;
@@ -468,18 +465,18 @@ private:
         return detail::GraphAccess::adopt(std::move(out), std::move(table));
     }
 
-    /// Resolve the raw row packed[0, d) (input order; its payloads and rationale ids at a[b, b + d))
-    /// into ws entries in target order, with their weight keys in ws.wk. Returns how many are kept.
-    static std::size_t resolve_row(Workspace& ws, const std::uint64_t* packed, const detail::GraphArrays<Id, EdgeData>& a,
+    /// Resolve the raw row a[b, b + d) (input order) into ws entries in target order, with their
+    /// weight keys in ws.wk. Returns how many are kept.
+    static std::size_t resolve_row(Workspace& ws, const detail::GraphArrays<Id, EdgeData>& a,
                                    std::uint64_t b, std::uint64_t d, const GraphBuildOptions& opt) {
         if (d == 0) return 0;
         if (d > 0xFFFFFFFFull) throw InvalidArgument("GraphBuilder: a row of more than 2^32 input edges");
         ws.resize(d);
         std::uint64_t* keys = ws.keys.data();
-        for (std::uint64_t j = 0; j < d; ++j) keys[j] = (packed[j] & 0xFFFFFFFF00000000ull) | j;
+        for (std::uint64_t j = 0; j < d; ++j) keys[j] = (std::uint64_t{a.targets[b + j].value()} << 32) | j;
         detail::sort_distinct(keys, d);
         auto idx = [&](std::size_t k) { return static_cast<std::uint32_t>(keys[k]); };
-        auto weight = [&](std::uint32_t j) { return std::bit_cast<float>(static_cast<std::uint32_t>(packed[j])); };
+        auto weight = [&](std::uint32_t j) { return a.weights[b + j]; };
         const bool rationales = a.rationale_ids.size() != 0;
         std::size_t u = 0;
         for (std::size_t g0 = 0, g1 = 0; g0 < d; g0 = g1) {
