@@ -99,8 +99,9 @@ int run(J& judge, const Vocabulary<EntityId>& names, const Popularity& pop, cons
         JudgeStats (*stats)(const J&)) {
     JudgmentStore store(o.store);
     if (!store.recovery().clean())
-        fmt::print(stderr, "store {}: skipped a damaged tail of {} bytes ({})\n", o.store, store.recovery().skipped_bytes,
-                   store.recovery().problem);
+        fmt::print(stderr, "store {}: {} intact records kept, {} damaged bytes quarantined in {}, {} torn bytes cut ({})\n",
+                   o.store, store.recovery().records, store.recovery().quarantined_bytes,
+                   store.recovery().quarantine.string(), store.recovery().torn_bytes, store.recovery().problem);
     // The budget names the pair set (the same pairs on every run); the store skips what it holds.
     SegmentedPairOptions po;
     po.budget = o.budget;

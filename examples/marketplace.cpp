@@ -278,8 +278,11 @@ int main(int argc, char** argv) try {
     fmt::print("  {:<46} {:>13.1f}%\n", "complementary traffic covered by the pairs", 100.0 * coverage);
     fmt::print("  {:<46} {:>14}\n", "judge calls this run", judged.asked);
     fmt::print("  {:<46} {:>14}\n", "answered from the store (not asked again)", judged.cached);
-    if (!recovery.clean())
-        fmt::print("  {:<46} {:>14}\n", "torn bytes skipped at the end of the store", recovery.skipped_bytes);
+    if (!recovery.clean()) {
+        fmt::print("  {:<46} {:>14}\n", "store damaged: intact records kept", recovery.records);
+        fmt::print("  {:<46} {:>14}\n", "  damaged bytes moved to the quarantine file", recovery.quarantined_bytes);
+        fmt::print("  {:<46} {:>14}\n", "  torn bytes cut at the end", recovery.torn_bytes);
+    }
     if (judged.asked == 0 && judged.cached > 0) fmt::print("  -> rerun: every pair was answered from the store, 0 judge calls\n");
     fmt::print("\n  {:<46} {:>14}\n", "graph edges (LLM said yes)", g.edge_count());
     fmt::print("  {:<46} {:>14.3f}\n", "graph precision vs hidden complements", graph_pr.precision());

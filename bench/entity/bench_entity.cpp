@@ -247,7 +247,10 @@ TEST_CASE("CRF speed and span F1 on the simulated marketplace") {
 TEST_CASE("pipeline on one long title (linear in its length)") {
     // The small world's dictionary, a CRF trained on its silver labels, and one hostile title of
     // "salsa " repeated to 1 MB and 4 MB, read whole (max_text_bytes = 0): dictionary + CRF +
-    // linking. Seconds per MB equal at both sizes means linear.
+    // linking. override_confidence = 0 makes the CRF's one long span replace every dictionary
+    // mention and be linked by its head, the path that was quadratic (0.125 / 0.25 / 0.5 MB took
+    // 2.2 / 3.7 / 6.6 s per MB before the merge was made linear). Seconds per MB equal at both
+    // sizes means linear.
     const auto world = sim::World::generate(sim::Config::preset("small", 42));
     auto dict = std::make_shared<const DictionaryExtractor>(DictionaryExtractor::build(world.dictionary()));
     std::vector<std::string_view> titles;
@@ -259,7 +262,7 @@ TEST_CASE("pipeline on one long title (linear in its length)") {
     auto linker = std::make_shared<EntityLinker>();
     linker->add_all(world.dictionary());
     REQUIRE(linker->link("salsa").kind == LinkKind::exact);
-    EntityPipeline pipeline(dict, tagger, linker, PipelineOptions{.max_text_bytes = 0});
+    EntityPipeline pipeline(dict, tagger, linker, PipelineOptions{.override_confidence = 0.0f, .max_text_bytes = 0});
     std::string one_mb, four_mb;
     while (one_mb.size() < 1000000) one_mb += "salsa ";
     while (four_mb.size() < 4000000) four_mb += "salsa ";
@@ -280,5 +283,6 @@ TEST_CASE("pipeline on one long title (linear in its length)") {
     std::fprintf(stderr, "long title: %zu mentions in 1 MB, %zu in 4 MB\n", found_1, found_4);
     bench::emit("entity.pipeline.s_per_mb_1mb", s1, "s/MB (one 1 MB title: dictionary + CRF + linking)");
     bench::emit("entity.pipeline.s_per_mb_4mb", s4, "s/MB (one 4 MB title; equal to the 1 MB figure = linear)");
-    CHECK(found_4 >= 3 * found_1);
+    CHECK(found_1 >= 1);
+    CHECK(found_4 >= found_1);
 }

@@ -18,18 +18,9 @@
 #include <kerec/recall/item_prior.hpp>
 #include <kerec/recall/u2e2i.hpp>
 
-// Counting global allocator: a request at steady state must not allocate.
-namespace {
-std::atomic<bool> g_count_allocs{false};
-std::atomic<std::size_t> g_allocs{0};
-}  // namespace
-void* operator new(std::size_t n) {
-    if (g_count_allocs.load(std::memory_order_relaxed)) g_allocs.fetch_add(1, std::memory_order_relaxed);
-    if (void* p = std::malloc(n ? n : 1)) return p;
-    throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+// Counting global allocator (alloc_counter.cpp): a request at steady state must not allocate.
+extern std::atomic<bool> g_count_allocs;
+extern std::atomic<std::size_t> g_allocs;
 
 using namespace kerec;
 
