@@ -53,7 +53,7 @@ int main(int argc, char** argv) {
         // 2. The complementary graph: an imperfect LLM (misses 30% of the complements), weights
         //    learned from the exposure/click feedback of the log.
         const auto judgments = sim::noisy_judgments(world, seed + 1, {.miss_share = 0.3, .false_positive_share = 0.2, .model = "simulated"});
-        const auto graph = FeedbackLearner().learn(build_graph<EdgeFeedback>(judgments), world.events(), items.primaries()).graph;
+        const auto graph = FeedbackLearner().learn(build_graph<EdgeFeedback>(judgments), world.events(), items).graph;
         // 3. h1, h2 and the contrastive alignment in one call.
         opt.sgns.seed = seed;
         FitCallbacks cb{bar.callback(), [&](const EpochLog& l) {

@@ -134,7 +134,8 @@ int main(int argc, char** argv) try {
     // 2. Entity popularity from bills, and 3. segmented pairs within the budget.
     PopularityOptions popularity_options;
     popularity_options.rate_window = 86400.0;  // bills per day since the entity first sold: fair to late arrivals
-    const auto popularity = Popularity::from_events(world.events(), ItemEntityMap::from_primary(item_entity, world.entities().size()), popularity_options);
+    const ItemEntityMap item_map = ItemEntityMap::from_primary(item_entity, world.entities().size());
+    const auto popularity = Popularity::from_events(world.events(), item_map, popularity_options);
     SegmentedPairOptions pair_options;
     pair_options.ordered = true;
     // Every segment pair may be asked; the budget keeps the pairs of highest expected traffic.
@@ -219,7 +220,7 @@ int main(int argc, char** argv) try {
     std::stable_sort(feedback.begin(), feedback.end(), [](const Event& a, const Event& b) { return a.time < b.time; });
     FeedbackOptions feedback_options;
     feedback_options.estimate_position_bias = true;
-    const auto learned = FeedbackLearner(feedback_options).learn(prior_graph, feedback, item_entity, bar.callback());
+    const auto learned = FeedbackLearner(feedback_options).learn(prior_graph, feedback, item_map, bar.callback());
     bar.close();
     times.emplace_back("learn edge weights", clock.lap());
 
@@ -230,7 +231,7 @@ int main(int argc, char** argv) try {
     for (std::uint32_t a = 0; a < g.node_count(); ++a) {
         const auto row = g.neighbors(EntityId{a});
         for (std::size_t k = 0; k < row.size(); ++k) {
-            edges.push_back({EntityId{a}, row.targets[k]});
+            edges.push_back(EntityPair{EntityId{a}, row.targets[k]});
             learned_weight.push_back(row.weights[k]);
             llm_weight.push_back(row.payload[k].prior);
         }
@@ -310,7 +311,7 @@ int main(int argc, char** argv) try {
         fmt::print("  {}\n", world.entities().name(e));
         const auto row = g.top_k(e, 3);
         for (std::size_t k = 0; k < row.size(); ++k) {
-            const Judgment* j = store.find({e, row.targets[k]}, model, prompt_version);
+            const Judgment* j = store.find(EntityPair{e, row.targets[k]}, model, prompt_version);
             std::string_view why = j ? std::string_view(j->rationale) : std::string_view();
             while (!why.empty() && (why.front() == ' ' || why.front() == ',' || why.front() == '.')) why.remove_prefix(1);
             fmt::print("    -> {:<30} {:6.3f} {:5.2f}  {:<28.28} {}\n", world.entities().name(row.targets[k]), row.weights[k],

@@ -128,12 +128,12 @@ int main(int argc, char** argv) try {
     const Rationales rationale(judgments);
     GraphBuildOptions gb;
     gb.node_count = ne;
-    const FeedbackGraph prior_graph = build_graph<EdgeFeedback>(judgments, JudgmentPrior{}, gb);
-    const auto primary = item_entity_map(world.items());
+    const FeedbackGraph prior_graph = build_graph<EdgeFeedback>(judgments, gb);
+    ItemEntityMap map = world.item_entity_map();
     FeedbackOptions fo;
     fo.estimate_position_bias = true;
     GraphStore<FeedbackGraph> store(prior_graph);
-    FeedbackLearner(fo).learn_and_publish(store, w1, primary, bar.callback());
+    FeedbackLearner(fo).learn_and_publish(store, w1, map, bar.callback());
     const auto graph = store.current();
 
     // 2. Item ↔ entity map with popularity priors from the training windows; items listed after
@@ -141,11 +141,10 @@ int main(int argc, char** argv) try {
     std::vector<float> bills(ni, 0.0f);
     for (const Event& e : train)
         if (e.kind == EventKind::bill) bills[e.item.index()] += 1.0f;
-    ItemEntityMap map = ItemEntityMap::from_primary(primary, ne);
     auto prior = popularity_priors(train, map);
     std::size_t new_items = 0;
     for (std::uint32_t i = 0; i < ni; ++i)
-        if (world.items()[i].arrival_time >= t3) prior[i] = new_item_prior(map, primary[i]), ++new_items;
+        if (world.items()[i].arrival_time >= t3) prior[i] = new_item_prior(map, map.primary(ItemId(i))), ++new_items;
     map.set_priors(prior);
     auto is_new = [&](ItemId i) { return world.item(i).arrival_time >= t3; };
 

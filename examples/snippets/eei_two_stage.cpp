@@ -20,10 +20,9 @@ int main() {
     std::vector<Judgment> judgments;
     for (const auto& e : world.complement_edges()) judgments.push_back(Judgment{e.from, e.to, Label::yes, 0.8f, "", "example", "v1", 0});
     GraphStore<FeedbackGraph> store(build_graph<EdgeFeedback>(judgments));
-    const auto entity_of = item_entity_map(world.items());
-    FeedbackLearner().learn_and_publish(store, log.first(half), entity_of);
+    const ItemEntityMap map = world.item_entity_map();
+    FeedbackLearner().learn_and_publish(store, log.first(half), map);
     const auto graph = store.current();
-    const ItemEntityMap map = ItemEntityMap::from_primary(entity_of, ne);
 
     // Entity vectors (here random: the embedding stage provides h1/h2), item features.
     RowMatrix<float> H = RowMatrix<float>::Random(static_cast<Eigen::Index>(ne), 16);

@@ -18,11 +18,10 @@ int main() {
     for (const auto& e : world.complement_edges())
         judgments.push_back(Judgment{e.from, e.to, Label::yes, 0.8f, "used together", "example", "v1", 0});
     GraphStore<FeedbackGraph> store(build_graph<EdgeFeedback>(judgments));
-    const auto entity_of = item_entity_map(world.items());
-    FeedbackLearner().learn_and_publish(store, world.events(), entity_of);
+    ItemEntityMap map = world.item_entity_map();
+    FeedbackLearner().learn_and_publish(store, world.events(), map);
 
     // 2. Entity -> items, ranked by each item's share of its entity's bills.
-    ItemEntityMap map = ItemEntityMap::from_primary(entity_of, world.entity_info().size());
     map.set_priors(popularity_priors(world.events(), map));
 
     // 3. Recall for one user: their last 5 bills, the top 5 items, each with its explanation.
