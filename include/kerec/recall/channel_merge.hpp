@@ -10,7 +10,8 @@
 // merged list interleaves the channels by normalised rank: the r-th item (0-based) of a channel
 // that placed n items sorts at (r + ½)/n (ties: lower channel), so each channel's best come first.
 // Each Recommendation keeps its channel's score and explanation (scores compare only within a
-// channel). FilteredChannel keeps a channel's items that pass a predicate (e.g. "no sales
+// channel). A channel may have a score floor: its items scoring below it are left out (a channel
+// that is not confident gives its slots back). FilteredChannel keeps a channel's items that pass a predicate (e.g. "no sales
 // history": a new-item quota). A request costs the channels' requests + O(C·k²) (k is small).
 #pragma once
 
@@ -18,6 +19,7 @@
 #include <array>
 #include <cmath>
 #include <cstddef>
+#include <limits>
 #include <span>
 #include <tuple>
 #include <utility>
@@ -61,11 +63,14 @@ inline void channel_quotas(std::span<const double> shares, std::size_t k, std::s
 }
 
 /// Merge ranked lists (best first) into at most `k` distinct items by `quotas` (one per list),
-/// as described in the file comment. `out` is cleared first. Invalid ids in a list are skipped.
+/// as described in the file comment. `floors` (empty, or one per list): items of list c scoring
+/// below floors[c] are skipped. `out` is cleared first. Invalid ids in a list are skipped.
 inline void merge_by_quota(std::span<const std::span<const Recommendation>> lists, std::span<const std::size_t> quotas,
-                           std::size_t k, std::vector<Recommendation>& out) {
+                           std::size_t k, std::vector<Recommendation>& out, std::span<const float> floors = {}) {
     if (quotas.size() != lists.size())
         throw InvalidArgument(fmt::format("merge_by_quota: {} lists but {} quotas", lists.size(), quotas.size()));
+    if (!floors.empty() && floors.size() != lists.size())
+        throw InvalidArgument(fmt::format("merge_by_quota: {} lists but {} score floors", lists.size(), floors.size()));
     out.clear();
     const std::size_t C = lists.size();
     struct Placed {
@@ -85,7 +90,7 @@ inline void merge_by_quota(std::span<const std::span<const Recommendation>> list
     auto take = [&](std::size_t c) {
         for (auto& j = next[c]; j < lists[c].size(); ++j) {
             const Recommendation& r = lists[c][j];
-            if (!r.item.valid() || taken(r.item)) continue;
+            if (!r.item.valid() || (!floors.empty() && !(r.score >= floors[c])) || taken(r.item)) continue;
             placed.push_back(Placed{0.0, c, r});
             ++count[c], ++j;
             return true;
@@ -149,6 +154,13 @@ public:
         shares_ = shares;
     }
     const std::array<double, channels>& shares() const noexcept { return shares_; }
+    /// Score floors per channel (default -infinity: none); NaN is rejected.
+    void set_floors(std::array<float, channels> floors) {
+        for (std::size_t c = 0; c < channels; ++c)
+            if (std::isnan(floors[c])) throw InvalidArgument(fmt::format("ChannelMerger: score floor of channel {} is NaN", c));
+        floors_ = floors;
+    }
+    const std::array<float, channels>& floors() const noexcept { return floors_; }
 
     void recommend(const RecommendRequest& request, std::vector<Recommendation>& out) {
         std::apply([&](auto*... r) {
@@ -158,13 +170,19 @@ public:
         std::array<std::span<const Recommendation>, channels> views;
         for (std::size_t c = 0; c < channels; ++c) views[c] = lists_[c];
         channel_quotas(shares_, request.k, quotas_);
-        merge_by_quota(views, quotas_, request.k, out);
+        merge_by_quota(views, quotas_, request.k, out, floors_);
     }
 
 private:
+    static std::array<float, channels> filled(float v) {
+        std::array<float, channels> a;
+        a.fill(v);
+        return a;
+    }
     std::tuple<Rs*...> ch_;
     std::array<double, channels> shares_{};
     std::array<std::size_t, channels> quotas_{};
+    std::array<float, channels> floors_ = filled(-std::numeric_limits<float>::infinity());
     std::array<std::vector<Recommendation>, channels> lists_;
 };
 
