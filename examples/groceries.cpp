@@ -20,8 +20,9 @@
 // LLM confidences: the integration learns how far to trust an edge) and the complementary channel
 // (U2E2I over the learned graph) restricted to items without sales history. The complementary
 // channel's share of the 10 slots is learned from the training split alone: inside it, held-out
-// "pseudo-cold" items are simulated the same way, and the share chosen is the largest whose
-// simulated overall Recall@10 stays at least that of the best co-occurrence baseline. For task 2,
+// "pseudo-cold" items are simulated the same way, and the (share, score floor) chosen is the one
+// with the best simulated cold recall among those whose simulated overall Recall@10 stays at least
+// that of the best co-occurrence baseline (share 0 when none does). For task 2,
 // the pipeline is popularity (the base ranker) merged with U2E2I over the member's recent bills,
 // at the share the simulated split (each member's second-to-last basket) finds best (0 = the base).
 #include <algorithm>
