@@ -106,6 +106,13 @@ struct StageClock {
     }
 };
 
+/// One figure: its JSON name, value and unit, and (when label is set) its line in the report.
+struct Figure {
+    std::string name;
+    double value;
+    std::string unit, label, text;
+};
+
 /// One row of the results table.
 struct Row {
     std::string name, what;
@@ -406,49 +413,46 @@ int main(int argc, char** argv) try {
     const double coverage = sim::traffic_coverage(world, pairs, true);
     const auto graph_pr = sim::edge_precision_recall(world, edges);
     const double rho_llm = sim::strength_spearman(world, edges, llm_weight), rho_learned = sim::strength_spearman(world, edges, learned_weight);
+    // One list of figures, printed as JSON lines (--json) or as the report's first block.
+    const double pct_asked = 100.0 * static_cast<double>(pairs.size()) / static_cast<double>(all_pairs);
+    const std::vector<Figure> figures = {
+        {"demo.kg.items_linked_right", static_cast<double>(linked_right) / static_cast<double>(ni), "share of items", "items linked to their true entity", fmt::format("{:.1f}%", 100.0 * static_cast<double>(linked_right) / static_cast<double>(ni))},
+        {"demo.kg.all_pairs", static_cast<double>(all_pairs), "pairs", "", ""},
+        {"demo.kg.pairs", static_cast<double>(pairs.size()), "pairs", "entity pairs asked of the LLM (of all ordered pairs)", fmt::format("{} ({:.2f}%)", pairs.size(), pct_asked)},
+        {"demo.kg.coverage", coverage, "share of complementary traffic", "complementary traffic those pairs cover", fmt::format("{:.1f}%", 100.0 * coverage)},
+        {"demo.kg.llm_calls", static_cast<double>(judged.asked), "pairs asked this run", "pairs asked this run / answered from the store", fmt::format("{} / {}", judged.asked, judged.cached)},
+        {"demo.kg.cached_judgments", static_cast<double>(judged.cached), "judgments", "", ""},
+        {"demo.kg.rerun_judge_calls", judged.cached == pairs.size() ? static_cast<double>(judged.asked) : -1.0, "calls (-1: this run was not a rerun)", "", ""},
+        {"demo.kg.graph_edges", static_cast<double>(learned.graph.edge_count()), "edges", "graph edges (latest answer yes)", fmt::format("{}", learned.graph.edge_count())},
+        {"demo.kg.graph_precision", graph_pr.precision(), "precision", "precision / recall vs the hidden complements", fmt::format("{:.3f} / {:.3f}", graph_pr.precision(), graph_pr.recall())},
+        {"demo.kg.graph_recall", graph_pr.recall(), "recall", "", ""},
+        {"demo.kg.spearman_llm_only", rho_llm, "rho", "Spearman(weight, hidden strength): LLM / learned", fmt::format("{:.3f} / {:.3f}", rho_llm, rho_learned)},
+        {"demo.kg.spearman_learned", rho_learned, "rho", "", ""},
+        {"demo.eei.samples_stage1", static_cast<double>(full.stage1.size()), "samples", "E-E-I samples: stage 1 / stage 2 / test", fmt::format("{} / {} / {}", full.stage1.size(), full.stage2.size(), full.test.size())},
+        {"demo.eei.stage1_valid_auc", full.eei.stage1.best_valid_auc, "AUC", "E-E-I stage-1 validation AUC", fmt::format("{:.4f}", full.eei.stage1.best_valid_auc)},
+        {"demo.merge_share.itemcf", share.first, "item-CF share chosen on [t2, t3) (popularity 1)", "channel shares popularity : item-CF : U2E2I", fmt::format("1 : {} : {}", share.first, share.second)},
+        {"demo.merge_share.u2e2i", share.second, "U2E2I share chosen on [t2, t3) (popularity 1)", "", ""},
+        {"demo.u2e2i.recency_half_life_days", recall_options.recency_half_life / 86400, "days, chosen on [t2, t3)", "U2E2I recency half-life", fmt::format("{:.0f} d", recall_options.recency_half_life / 86400)},
+    };
     if (opt.json) {
         using examples::emit;
-        emit("demo.kg.items_linked_right", static_cast<double>(linked_right) / static_cast<double>(ni), "share of items");
-        emit("demo.kg.all_pairs", static_cast<double>(all_pairs), "pairs");
-        emit("demo.kg.pairs", static_cast<double>(pairs.size()), "pairs");
-        emit("demo.kg.llm_calls", static_cast<double>(judged.asked), "pairs asked this run");
-        emit("demo.kg.cached_judgments", static_cast<double>(judged.cached), "judgments");
-        emit("demo.kg.coverage", coverage, "share of complementary traffic");
-        emit("demo.kg.graph_precision", graph_pr.precision(), "precision");
-        emit("demo.kg.graph_recall", graph_pr.recall(), "recall");
-        emit("demo.kg.spearman_llm_only", rho_llm, "rho");
-        emit("demo.kg.spearman_learned", rho_learned, "rho");
-        emit("demo.kg.rerun_judge_calls", judged.cached == pairs.size() ? static_cast<double>(judged.asked) : -1.0,
-             "calls (-1: this run was not a rerun)");
+        for (const Figure& f : figures) emit(f.name, f.value, f.unit);
         for (const Row& r : rows) {
             if (!std::isnan(r.recall)) emit(fmt::format("demo.{}.recall_at_50", r.name), r.recall, "recall@50, next purchases");
             if (!std::isnan(r.recall_new)) emit(fmt::format("demo.{}.recall_at_50_new", r.name), r.recall_new, "recall@50, next purchases of new items");
             emit(fmt::format("demo.{}.auc", r.name), r.auc, "AUC, held-out complementary exposures");
         }
-        for (const auto& [s, r] : curve) emit(fmt::format("demo.merge_curve.{}.recall_at_50", s), r, "recall@50 (test) at this U2E2I share");
-        emit("demo.merge_share.itemcf", share.first, "item-CF share chosen on [t2, t3) (popularity 1)");
-        emit("demo.merge_share.u2e2i", share.second, "U2E2I share chosen on [t2, t3) (popularity 1)");
-        emit("demo.u2e2i.recency_half_life_days", recall_options.recency_half_life / 86400, "days, chosen on [t2, t3)");
+        for (const auto& [c, r] : curve) emit(fmt::format("demo.merge_curve.{}.recall_at_50", c), r, "recall@50 (test) at this U2E2I share");
         emit("demo.total_s", clock.total(), "s");
         return 0;
     }
 
     fmt::print("LLM-KERec on the '{}' marketplace (seed {}): {} entities, {} items ({} new after day {}), {} events\n\n", opt.size, opt.seed, ne,
                ni, world.items_arriving_from(t3).size(), t3 / 86400, log.size());
-    fmt::print("  knowledge graph\n");
-    fmt::print("    {:<52} {:>12.1f}%\n", "items linked to their true entity", 100.0 * static_cast<double>(linked_right) / static_cast<double>(ni));
-    fmt::print("    {:<52} {:>13}\n", "entity pairs asked of the LLM (of all ordered pairs)", fmt::format("{} ({:.2f}%)", pairs.size(), 100.0 * static_cast<double>(pairs.size()) / static_cast<double>(all_pairs)));
-    fmt::print("    {:<52} {:>12.1f}%\n", "complementary traffic those pairs cover", 100.0 * coverage);
-    fmt::print("    {:<52} {:>13}\n", "pairs asked this run / answered from the store", fmt::format("{} / {}", judged.asked, judged.cached));
     if (!recovery.clean())
-        fmt::print("    store was damaged: {} records kept, {} bytes quarantined, {} torn bytes cut\n", recovery.records, recovery.quarantined_bytes, recovery.torn_bytes);
-    fmt::print("    {:<52} {:>13}\n", "graph edges (latest answer yes)", learned.graph.edge_count());
-    fmt::print("    {:<52} {:>13}\n", "precision / recall vs the hidden complements", fmt::format("{:.3f} / {:.3f}", graph_pr.precision(), graph_pr.recall()));
-    fmt::print("    {:<52} {:>13}\n", "Spearman(weight, hidden strength): LLM / learned", fmt::format("{:.3f} / {:.3f}", rho_llm, rho_learned));
-    fmt::print("    {:<52} {:>13}\n", "E-E-I samples: stage 1 / stage 2 / test", fmt::format("{} / {} / {}", full.stage1.size(), full.stage2.size(), full.test.size()));
-    fmt::print("    {:<52} {:>13.4f}\n", "E-E-I stage-1 validation AUC", full.eei.stage1.best_valid_auc);
-    fmt::print("    {:<52} {:>13}\n", "channel shares popularity : item-CF : U2E2I", fmt::format("1 : {} : {}", share.first, share.second));
-    fmt::print("    {:<52} {:>11.0f} d\n", "U2E2I recency half-life", recall_options.recency_half_life / 86400);
+        fmt::print("  the store was damaged: {} records kept, {} bytes quarantined, {} torn bytes cut\n", recovery.records, recovery.quarantined_bytes, recovery.torn_bytes);
+    for (const Figure& f : figures)
+        if (!f.label.empty()) fmt::print("    {:<52} {:>14}\n", f.label, f.text);
     fmt::print("\n  {:<18} {:>11} {:>11} {:>8}  {}\n", "method", "recall@50", "new items", "AUC", "");
     auto cell = [](double v, int w) { return std::isnan(v) ? fmt::format("{:>{}}", "-", w) : fmt::format("{:>{}.4f}", v, w); };
     for (const Row& r : rows) fmt::print("  {:<18} {} {} {}  {}\n", r.name, cell(r.recall, 11), cell(r.recall_new, 11), cell(r.auc, 8), r.what);
