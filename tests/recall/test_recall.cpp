@@ -15,6 +15,7 @@
 #include <kerec/core/random.hpp>
 #include <kerec/graph/builder.hpp>
 #include <kerec/graph/feedback.hpp>
+#include <kerec/recall/channel_merge.hpp>
 #include <kerec/recall/item_prior.hpp>
 #include <kerec/recall/u2e2i.hpp>
 
@@ -366,4 +367,163 @@ TEST_CASE("u2e2i: a warm workspace allocates nothing") {
     }
     CHECK(g_allocs.load() == 1);
     CHECK(total > 0);
+}
+
+// ---- channel merging (recall/channel_merge.hpp) ----
+
+namespace {
+
+std::vector<Recommendation> ranked(std::initializer_list<std::uint32_t> ids, float top = 1.0f) {
+    std::vector<Recommendation> v;
+    float s = top;
+    for (std::uint32_t i : ids) v.push_back(Recommendation{ItemId{i}, s, {}}), s -= 0.01f;
+    return v;
+}
+
+std::vector<std::uint32_t> ids_of(const std::vector<Recommendation>& v) {
+    std::vector<std::uint32_t> out;
+    for (const auto& r : v) out.push_back(r.item.value());
+    return out;
+}
+
+/// A channel that always returns the same list (truncated to k, context items dropped).
+struct FixedChannel {
+    std::vector<Recommendation> list;
+    std::size_t calls = 0;
+    void recommend(const RecommendRequest& r, std::vector<Recommendation>& out) {
+        ++calls;
+        out.clear();
+        for (const auto& x : list) {
+            if (out.size() >= r.k) break;
+            if (std::none_of(r.context.begin(), r.context.end(), [&](const HistoryItem& h) { return h.item == x.item; })) out.push_back(x);
+        }
+    }
+};
+static_assert(Recommender<FixedChannel>);
+
+}  // namespace
+
+TEST_CASE("channel quotas: largest remainder, shares normalised, bad shares rejected") {
+    std::array<std::size_t, 2> q2{};
+    channel_quotas(std::array<double, 2>{0.7, 0.3}, 10, q2);
+    CHECK(q2 == std::array<std::size_t, 2>{7, 3});
+    channel_quotas(std::array<double, 2>{7.0, 3.0}, 10, q2);  // not normalised
+    CHECK(q2 == std::array<std::size_t, 2>{7, 3});
+    std::array<std::size_t, 3> q3{};
+    channel_quotas(std::array<double, 3>{1, 1, 1}, 10, q3);
+    CHECK(q3 == std::array<std::size_t, 3>{4, 3, 3});  // tie of remainders: the lower channel
+    channel_quotas(std::array<double, 3>{0.5, 0.0, 0.5}, 3, q3);
+    CHECK(q3 == std::array<std::size_t, 3>{2, 0, 1});  // a zero share never gets a slot
+    channel_quotas(std::array<double, 2>{0.9, 0.1}, 0, q2);
+    CHECK(q2 == std::array<std::size_t, 2>{0, 0});
+    CHECK_THROWS_AS(channel_quotas(std::array<double, 2>{-0.1, 1.0}, 10, q2), InvalidArgument);
+    CHECK_THROWS_AS(channel_quotas(std::array<double, 2>{std::nan(""), 1.0}, 10, q2), InvalidArgument);
+    CHECK_THROWS_AS(channel_quotas(std::array<double, 2>{0.0, 0.0}, 10, q2), InvalidArgument);
+    CHECK_THROWS_AS(channel_quotas(std::array<double, 2>{INFINITY, 1.0}, 10, q2), InvalidArgument);
+    CHECK_THROWS_AS(channel_quotas(std::array<double, 3>{1, 1, 1}, 10, q2), InvalidArgument);
+}
+
+TEST_CASE("merge by quota: slots, interleaving by normalised rank, duplicates, unfilled slots, floors") {
+    const auto a = ranked({1, 2, 3, 4, 5, 6, 7, 8, 9, 10});
+    std::vector<Recommendation> out;
+    {
+        const auto b = ranked({11, 12, 13});
+        const std::array<std::span<const Recommendation>, 2> lists{a, b};
+        merge_by_quota(lists, std::array<std::size_t, 2>{8, 2}, 10, out);
+        // keys: a_r = (r + .5)/8, b_r = (r + .5)/2
+        CHECK(ids_of(out) == std::vector<std::uint32_t>{1, 2, 11, 3, 4, 5, 6, 12, 7, 8});
+        CHECK(out[2].score == doctest::Approx(1.0f));  // each item keeps its channel's score
+    }
+    {
+        // b's best is already taken by a: b continues down its list; b runs out, a fills the rest.
+        const auto b = ranked({1, 11});
+        const std::array<std::span<const Recommendation>, 2> lists{a, b};
+        merge_by_quota(lists, std::array<std::size_t, 2>{7, 3}, 10, out);
+        auto got = ids_of(out);
+        CHECK(got.size() == 10);
+        std::sort(got.begin(), got.end());
+        CHECK(got == std::vector<std::uint32_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 11});
+    }
+    {
+        // A floor keeps b's unconfident items out; its slots go back to a.
+        const auto b = ranked({11, 12}, 0.3f);
+        const std::array<std::span<const Recommendation>, 2> lists{a, b};
+        merge_by_quota(lists, std::array<std::size_t, 2>{8, 2}, 10, out, std::array<float, 2>{-1.0f, 0.295f});
+        auto got = ids_of(out);
+        std::sort(got.begin(), got.end());
+        CHECK(got == std::vector<std::uint32_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 11});  // 12 scored 0.29 < 0.295
+    }
+    {
+        // Fewer items than slots overall; invalid ids skipped; k = 0 gives nothing.
+        const auto b = std::vector<Recommendation>{{ItemId::invalid(), 1.0f, {}}, {ItemId{20}, 0.5f, {}}};
+        const auto small = ranked({1, 2});
+        const std::array<std::span<const Recommendation>, 2> lists{small, b};
+        merge_by_quota(lists, std::array<std::size_t, 2>{5, 5}, 10, out);
+        CHECK(ids_of(out) == std::vector<std::uint32_t>{1, 20, 2});
+        merge_by_quota(lists, std::array<std::size_t, 2>{0, 0}, 0, out);
+        CHECK(out.empty());
+    }
+    const std::array<std::span<const Recommendation>, 2> lists{a, a};
+    CHECK_THROWS_AS(merge_by_quota(lists, std::array<std::size_t, 1>{10}, 10, out), InvalidArgument);
+    CHECK_THROWS_AS(merge_by_quota(lists, std::array<std::size_t, 2>{5, 5}, 10, out, std::array<float, 1>{0.0f}), InvalidArgument);
+}
+
+TEST_CASE("merge by quota: against a brute-force count on random lists") {
+    Rng rng(7);
+    std::vector<Recommendation> out;
+    for (int trial = 0; trial < 300; ++trial) {
+        std::array<std::vector<Recommendation>, 3> lists;
+        for (auto& l : lists) {
+            const std::size_t len = rng.uniform_int(12);
+            for (std::size_t j = 0; j < len; ++j) {
+                const ItemId i{static_cast<std::uint32_t>(rng.uniform_int(20))};
+                if (std::none_of(l.begin(), l.end(), [&](const Recommendation& r) { return r.item == i; }))
+                    l.push_back({i, 1.0f - 0.01f * static_cast<float>(j), {}});
+            }
+        }
+        const std::size_t k = rng.uniform_int(12);
+        std::array<double, 3> shares{rng.uniform(), rng.uniform(), rng.uniform() + 0.01};
+        std::array<std::size_t, 3> q{};
+        channel_quotas(shares, k, q);
+        const std::array<std::span<const Recommendation>, 3> views{lists[0], lists[1], lists[2]};
+        merge_by_quota(views, q, k, out);
+        std::vector<std::uint32_t> all;
+        for (const auto& l : lists)
+            for (const auto& r : l) all.push_back(r.item.value());
+        std::sort(all.begin(), all.end());
+        all.erase(std::unique(all.begin(), all.end()), all.end());
+        auto got = ids_of(out);
+        CHECK(got.size() == std::min(k, all.size()));  // every slot filled while any channel has items
+        std::sort(got.begin(), got.end());
+        CHECK(std::adjacent_find(got.begin(), got.end()) == got.end());  // distinct
+        // Channel 0 goes first: its first q0 items (at most k) are always placed.
+        for (std::size_t j = 0; j < std::min(q[0], lists[0].size()); ++j)
+            CHECK(std::binary_search(got.begin(), got.end(), lists[0][j].item.value()));
+    }
+}
+
+TEST_CASE("channel merger and filtered channel: Recommenders; share 0 is the first channel unchanged") {
+    FixedChannel base{ranked({1, 2, 3, 4, 5, 6})};
+    FixedChannel other{ranked({7, 2, 8, 9})};
+    auto odd = [](ItemId i) { return i.value() % 2 == 1; };
+    FilteredChannel<FixedChannel, decltype(odd)> odd_only(other, odd, 10);
+    static_assert(Recommender<decltype(odd_only)>);
+    std::vector<Recommendation> out;
+    const std::vector<HistoryItem> ctx{{ItemId{1}, 0}};
+    odd_only.recommend(RecommendRequest{UserId{0}, ctx, 0, 1, {}}, out);
+    CHECK(ids_of(out) == std::vector<std::uint32_t>{7});  // asked for 10, kept the first odd one
+
+    ChannelMerger<FixedChannel, decltype(odd_only)> merged({1.0, 0.0}, base, odd_only);
+    static_assert(Recommender<decltype(merged)>);
+    merged.recommend(RecommendRequest{UserId{0}, ctx, 0, 4, {}}, out);
+    CHECK(ids_of(out) == std::vector<std::uint32_t>{2, 3, 4, 5});
+    merged.set_shares({0.5, 0.5});
+    merged.recommend(RecommendRequest{UserId{0}, ctx, 0, 4, {}}, out);
+    CHECK(ids_of(out) == std::vector<std::uint32_t>{2, 7, 3, 9});
+    merged.set_floors({-INFINITY, 0.995f});  // only 7 (score 1.0) clears the floor
+    merged.recommend(RecommendRequest{UserId{0}, ctx, 0, 4, {}}, out);
+    CHECK(ids_of(out) == std::vector<std::uint32_t>{2, 3, 7, 4});
+    CHECK_THROWS_AS(merged.set_shares({0.0, 0.0}), InvalidArgument);
+    CHECK_THROWS_AS(merged.set_floors({0.0f, std::nanf("")}), InvalidArgument);
+    CHECK(merged.shares()[0] == 0.5);  // a rejected update changes nothing
 }
