@@ -115,7 +115,6 @@ int run(J& judge, const Vocabulary<EntityId>& names, const Popularity& pop, cons
 
     TerminalProgressBar bar;
     JudgeRunOptions ro;
-    ro.batch_size = 4096;  // one judge() call per chunk: a streaming judge keeps its window full across it
     ro.progress = bar.callback();
     const auto t0 = std::chrono::steady_clock::now();
     // One call: lazy pairs -> named queries -> judge -> store (cached pairs skipped, every
@@ -129,7 +128,7 @@ int run(J& judge, const Vocabulary<EntityId>& names, const Popularity& pop, cons
                 ull(total.asked), secs, ull(total.yes), ull(total.no), ull(total.unknown), ull(total.cached), ull(total.lost));
     std::printf("model calls %llu (%.0f/s; re-asks %llu, parse failures %llu, transport retries %llu, outages %llu), "
                 "tokens %llu prompt + %llu completion\n",
-                ull(st.calls), secs > 0 ? static_cast<double>(st.calls) / secs : 0.0, ull(st.retries), ull(st.parse_failures),
+                ull(total.calls), secs > 0 ? static_cast<double>(total.calls) / secs : 0.0, ull(st.retries), ull(st.parse_failures),
                 ull(st.http_errors), ull(st.circuit_opens), ull(st.prompt_tokens), ull(st.completion_tokens));
     const double saved = all > 0 ? 1.0 - static_cast<double>(gen.count()) / static_cast<double>(all) : 0.0;
     std::printf("segmentation asks about %llu of %llu possible pairs: %.1f%% of the calls saved\n", ull(gen.count()), ull(all),
@@ -156,7 +155,7 @@ int run(J& judge, const Vocabulary<EntityId>& names, const Popularity& pop, cons
     if (o.json) {
         std::printf("{\"name\": \"judge_pairs.pairs_asked\", \"value\": %llu, \"unit\": \"pairs\"}\n", ull(total.asked));
         std::printf("{\"name\": \"judge_pairs.calls\", \"value\": %llu, \"unit\": \"model calls\"}\n",
-                    static_cast<unsigned long long>(st.calls));
+                    ull(total.calls));
         std::printf("{\"name\": \"judge_pairs.calls_saved\", \"value\": %.6g, \"unit\": \"fraction of all pairs\"}\n", saved);
         std::printf("{\"name\": \"judge_pairs.tokens\", \"value\": %llu, \"unit\": \"tokens\"}\n",
                     static_cast<unsigned long long>(st.prompt_tokens + st.completion_tokens));

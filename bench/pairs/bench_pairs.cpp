@@ -207,15 +207,31 @@ struct HttpRun {
     std::size_t answered = 0;    // pairs in the reopened store
     std::uint64_t superseded = 0;
 };
+// The HTTP judge seen as a plain (non-streaming) Judge: the store calls it per batch and each
+// call returns when its slowest reply has arrived.
+struct BatchesOnly {
+    OpenAICompatibleJudge& inner;
+    std::string model() const { return inner.model(); }
+    std::string prompt_version() const { return inner.prompt_version(); }
+    const JudgeStats& stats() const { return inner.stats(); }
+    std::vector<Judgment> judge(std::span<const PairQuery> q) { return inner.judge(q); }
+};
+// batch == 0: the streaming judge, one call over every pair (the sliding window); otherwise the
+// store's batches of `batch`.
 HttpRun judge_through_store(const OpenAIJudgeOptions& o, const std::vector<PairQuery>& q, std::size_t batch, const char* what) {
     const auto path = http_store_path(what);
     HttpRun r;
     OpenAICompatibleJudge judge(o);
     {
         JudgmentStore store(path);
-        JudgeRunOptions ro;
-        ro.batch_size = batch;
-        r.rep = store.judge(judge, q, ro);
+        if (batch == 0) {
+            r.rep = store.judge(judge, q);
+        } else {
+            BatchesOnly b{judge};
+            JudgeRunOptions ro;
+            ro.batch_size = batch;
+            r.rep = store.judge(b, q, ro);
+        }
     }
     r.stats = judge.stats();
     JudgmentStore reopened(path);
@@ -247,7 +263,7 @@ TEST_CASE("HTTP judge: 16 in flight, 5% of replies slowed to 3 s (Little's law)"
     {
         test::LoopbackLlmServer server(so);
         const auto q = http_pairs(3000);
-        const HttpRun r = judge_through_store(loopback_judge(server.url(), 16), q, q.size(), "window");
+        const HttpRun r = judge_through_store(loopback_judge(server.url(), 16), q, 0, "window");
         window_rate = static_cast<double>(r.rep.stored) / r.rep.seconds;
         const double mean = server.mean_reply_seconds();
         little = 16.0 / mean;
@@ -285,7 +301,7 @@ TEST_CASE("HTTP judge under injected faults (loopback server)") {
     o.backoff_initial = std::chrono::milliseconds(10);
     o.backoff_max = std::chrono::milliseconds(200);
     const auto q = http_pairs(2000);
-    const HttpRun r = judge_through_store(o, q, q.size(), "faults");
+    const HttpRun r = judge_through_store(o, q, 0, "faults");
     const auto& st = r.stats;
     bench::emit("llm.http.faults.lost", static_cast<double>(q.size() - r.answered), "judgments (of 2000, injected faults)");
     bench::emit("llm.http.faults.duplicated", static_cast<double>(r.rep.duplicate_answers + r.superseded), "judgments");
@@ -311,7 +327,7 @@ TEST_CASE("HTTP judge across a 60 s server outage") {
     so.outage_for = std::chrono::seconds(60);
     test::LoopbackLlmServer server(so);
     const auto q = http_pairs(3000);
-    const HttpRun r = judge_through_store(loopback_judge(server.url(), 16), q, q.size(), "outage");
+    const HttpRun r = judge_through_store(loopback_judge(server.url(), 16), q, 0, "outage");
     const auto& st = r.stats;
     bench::emit("llm.http.lost", static_cast<double>(q.size() - r.answered), "judgments (of 3000, across a 60 s outage)");
     bench::emit("llm.http.duplicated", static_cast<double>(r.rep.duplicate_answers + r.superseded), "judgments");

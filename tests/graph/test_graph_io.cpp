@@ -328,8 +328,8 @@ TEST_CASE("graph io: TSV round trip with ids, names and payload; bad lines name 
     expect_line("entity 1\t\xff\xfe\t0.5\n", 1, &names);  // invalid UTF-8 / unknown name
     expect_line("entity 1\tentity 2\t0.5\textra\n", 1, &names);
 
-    // A huge bad field is quoted in the error capped at 80 bytes and "…" (never cut inside a
-    // UTF-8 character), whichever field it is.
+    // A huge bad field is quoted in the error through detail::excerpt: about 80 bytes and "…"
+    // (never cut inside a UTF-8 character), whichever field it is.
     auto message_of = [&](const std::string& text, const Vocabulary<EntityId>* v = nullptr) -> std::string {
         write_file_atomic(dir / "huge.tsv", text);
         try {
@@ -347,11 +347,42 @@ TEST_CASE("graph io: TSV round trip with ids, names and payload; bad lines name 
         CHECK(msg.find(std::string(81, 'x')) == std::string::npos);
     }
     std::string accents;
-    while (accents.size() < 1000) accents += "\xC3\xA9";  // é: a cut at byte 80 would split nothing, at 81 it would
+    while (accents.size() < 1000) accents += "\xC3\xA9";  // é: a byte cut at 80 or 81 would split one
     const std::string msg = message_of("x" + accents + "\t1\t0.5\n", &names);
     CHECK(msg.size() < 300);
-    const auto q = msg.find("= 'x") + 3;
-    REQUIRE(q != std::string::npos + 3);
-    CHECK(msg.find("\xE2\x80\xA6", q) == q + 79);  // "x" + 39 × "é" = 79 bytes, then the ellipsis
+    CHECK(invalid_utf8(msg) == 0);
+    CHECK(msg.find("= 'x\xC3\xA9") != std::string::npos);
+    CHECK(msg.find("\xC3\xA9\xE2\x80\xA6'") != std::string::npos);  // whole characters, then the ellipsis
+
+    // Hostile 1 MB lines: control bytes and ill-formed UTF-8, a million tabs, a huge payload, a
+    // huge line of NULs. Every message stays short, valid UTF-8 and names the line.
+    std::string garbage;
+    for (std::size_t i = 0; garbage.size() < (1u << 20); ++i) garbage += i % 3 ? "\xff\x01" : "\x1b[2J\xC3";
+    std::vector<std::pair<std::string, std::string>> hostile = {
+        {"0\t1\t0.5\n" + garbage + "\t1\t0.5\n", "\\xff"},
+        {"0\t1\t0.5\n0\t" + garbage + "\t0.5\n", "\\x1b"},
+        {"0\t1\t0.5\n0\t1\t" + garbage + "\n", "\\x01"},
+        {"0\t1\t0.5\n" + std::string(1 << 20, '\t') + "\n", "1048577 fields"},
+        {"0\t1\t0.5\n" + std::string(1 << 20, '\0') + "\t1\t0.5\n", "\\x00"},
+    };
+    for (const auto& [text, expect] : hostile) {
+        const std::string m = message_of(text);
+        CHECK_MESSAGE(m.size() < 300, m.substr(0, 300));
+        CHECK(invalid_utf8(m) == 0);
+        CHECK_MESSAGE(m.find(expect) != std::string::npos, m);
+        CHECK_MESSAGE(m.find(":2:") != std::string::npos, m);
+    }
+    {  // a feedback graph's payload: a 1 MB field where a count belongs
+        write_file_atomic(dir / "huge_payload.tsv", "0\t1\t0.5\t0.5\t" + garbage + "\t1\t0\n");
+        try {
+            (void)load_graph_tsv<FeedbackGraph>(dir / "huge_payload.tsv");
+            FAIL("accepted a 1 MB payload field");
+        } catch (const ParseError& e) {
+            const std::string m = e.what();
+            CHECK_MESSAGE(m.size() < 300, m.substr(0, 300));
+            CHECK(invalid_utf8(m) == 0);
+            CHECK(m.find("payload fields '0.5\\x09") != std::string::npos);
+        }
+    }
     CHECK(message_of("0\t1\t0.5\n").find("accepted") == 0);
 }

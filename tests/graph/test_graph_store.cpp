@@ -179,3 +179,83 @@ TEST_CASE("feedback: learners publishing concurrently while readers query the st
     CHECK(total_exp == doctest::Approx(rounds * writers * per_round * 9 / 10));
     CHECK(total_clicks == doctest::Approx(rounds * writers * per_round / 10));
 }
+
+#include <kerec/core/random.hpp>
+
+namespace {
+// A shuffled log of exposures, clicks, bills and views over 20 mapped items (entity = item), with
+// triggers missing, unmapped or equal to the shown entity (no such edge) now and then.
+std::vector<Event> mixed_log(std::size_t n, std::uint64_t seed) {
+    Rng rng(seed);
+    std::vector<Event> log;
+    log.reserve(n);
+    for (std::size_t k = 0; k < n; ++k) {
+        Event e;
+        e.user = UserId(static_cast<std::uint32_t>(rng.uniform_int(300)));
+        e.item = ItemId(static_cast<std::uint32_t>(rng.uniform_int(20)));
+        e.time = static_cast<std::int64_t>(rng.uniform_int(100000));  // not in time order
+        const auto r = rng.uniform_int(100);
+        e.kind = r < 60 ? EventKind::exposure : r < 80 ? EventKind::click : r < 95 ? EventKind::bill : EventKind::view;
+        e.position = static_cast<std::uint16_t>(rng.uniform_int(4));
+        if (e.kind != EventKind::bill)
+            e.trigger = rng.uniform_int(20) == 0 ? ItemId::invalid() : ItemId(static_cast<std::uint32_t>(rng.uniform_int(20)));
+        log.push_back(e);
+    }
+    return log;
+}
+bool same_stats(const FeedbackStats& x, const FeedbackStats& y) {
+    return x.exposures == y.exposures && x.clicks == y.clicks && x.bills == y.bills &&
+           x.attributed_exposures == y.attributed_exposures && x.attributed_clicks == y.attributed_clicks &&
+           x.attributed_purchases == y.attributed_purchases && x.no_edge == y.no_edge && x.unmapped == y.unmapped;
+}
+}  // namespace
+
+TEST_CASE("feedback: concurrent attribution gives the counts of one thread (worker threads, callers sharing one accumulator)") {
+    const auto base = dense_feedback_graph(20);
+    const auto items = identity_items(20);
+    const auto log = mixed_log(60000, 42);  // above attribute_events' one-worker threshold (2^14)
+    FeedbackOptions o;
+    o.half_life = 5000;  // decayed, non-integer contributions
+    o.position_weight = {1.0, 0.6, 0.4, 0.3};
+    o.purchase_window = 20000;
+    o.threads = 1;
+    FeedbackAccumulator serial(base, 100000, o);
+    const FeedbackStats one = attribute_events(log, items, serial, o);
+    REQUIRE(one.attributed_purchases > 0);
+    REQUIRE(one.unmapped > 0);
+    REQUIRE(one.no_edge > 0);
+    REQUIRE(one.attributed_exposures + one.attributed_clicks > 0);
+
+    // (1) attribute_events' own workers.
+    FeedbackOptions many = o;
+    many.threads = 4;
+    FeedbackAccumulator workers(base, 100000, many);
+    const FeedbackStats four = attribute_events(log, items, workers, many);
+    CHECK(same_stats(one, four));
+
+    // (2) three callers attributing disjoint users' logs into one accumulator at once, each with
+    // two workers of its own.
+    constexpr unsigned callers = 3;
+    std::vector<std::vector<Event>> parts(callers);
+    for (const Event& e : log) parts[e.user.value() % callers].push_back(e);
+    FeedbackOptions two = o;
+    two.threads = 2;
+    FeedbackAccumulator shared(base, 100000, two);
+    std::vector<FeedbackStats> got(callers);
+    std::vector<std::thread> pool;
+    for (unsigned t = 0; t < callers; ++t)
+        pool.emplace_back([&, t] { got[t] = attribute_events(parts[t], items, shared, two); });
+    for (auto& t : pool) t.join();
+    FeedbackStats sum;
+    for (const auto& s : got) sum += s;
+    CHECK(same_stats(one, sum));
+
+    std::size_t differing = 0;
+    for (std::uint64_t e = 0; e < serial.edge_count(); ++e)
+        for (const FeedbackAccumulator* acc : {&workers, &shared})
+            differing += acc->exposures(e) != serial.exposures(e) || acc->clicks(e) != serial.clicks(e) ||
+                         acc->purchases(e) != serial.purchases(e);
+    CHECK(differing == 0);
+    CHECK(same_content(apply_feedback(workers, o), apply_feedback(serial, o)));
+    CHECK(same_content(apply_feedback(shared, o), apply_feedback(serial, o)));
+}

@@ -86,7 +86,7 @@ TEST_CASE("http judge: injected 429/500/held/malformed/prose faults lose and dup
     REQUIRE(faults.size() == 10);  // every kind of fault is exercised
     REQUIRE(expect_held == 2);
     JudgeRunOptions ro;
-    ro.batch_size = q.size();
+    ro.batch_size = 16;  // syncs every 16 answers; the streaming judge still gets all 240 in one call
     const auto rep = store.judge(judge, q, ro);
     const auto& st = judge.stats();
     MESSAGE("lost=" << rep.lost << " duplicated=" << rep.duplicate_answers << " 429=" << st.rate_limited
@@ -111,6 +111,10 @@ TEST_CASE("http judge: injected 429/500/held/malformed/prose faults lose and dup
     // the server received exactly the calls the judge made.
     CHECK(st.calls == q.size() + st.http_errors + st.retries);
     CHECK(server.requests.load() == static_cast<long>(st.calls));
+    CHECK(rep.asked == q.size());
+    CHECK(rep.calls == st.calls);  // the report's calls are HTTP requests, not pairs
+    CHECK(rep.calls > rep.asked);
+    CHECK(rep.invocations == 1);
     CHECK(server.structured_requests.load() == server.requests.load());  // every request asked for the schema
     CHECK(judge.structured_output());
     CHECK(st.prompt_tokens == 50u * static_cast<std::uint64_t>(server.answered.load() + server.injected_prose.load()));

@@ -723,6 +723,98 @@ TEST_CASE("judgment store: unknown answers are stored, re-asked on request; bad 
     CHECK(rep3.stored == 0);
 }
 
+TEST_CASE("judgment store: a streaming judge gets one call, every answer is on disk as it arrives") {
+    test::TempDir dir("sstream");
+    const auto p = dir / "s.log";
+    const auto q = queries(12);  // 132 ordered pairs
+    // A streaming judge without stats(): it records its calls and, before each answer, checks that
+    // the previous one is already in the file (appended, not held for the batch's end).
+    struct Watching {
+        std::filesystem::path path;
+        SimulatedJudge inner{truth};
+        std::vector<std::size_t> call_sizes;
+        std::size_t not_on_disk = 0;
+        std::string model() const { return inner.model(); }
+        std::string prompt_version() const { return inner.prompt_version(); }
+        std::vector<Judgment> judge(std::span<const PairQuery> qs) { return inner.judge(qs); }
+        void judge(std::span<const PairQuery> qs, const JudgmentSink& sink) {
+            call_sizes.push_back(qs.size());
+            std::uintmax_t last = std::filesystem::file_size(path);
+            for (std::size_t i = 0; i < qs.size(); ++i) {
+                const std::uintmax_t now = std::filesystem::file_size(path);
+                if (i > 0 && now <= last) ++not_on_disk;
+                last = now;
+                const std::size_t k = qs.size() - 1 - i;  // answers out of order
+                sink(k, std::move(inner.judge(qs.subspan(k, 1))[0]));
+            }
+        }
+    };
+    static_assert(StreamingJudge<Watching>);
+    JudgmentStore store(p);
+    // Half of the pairs are cached: only the rest is pending, all in one call despite batch_size 8.
+    SimulatedJudge pre(truth);
+    const std::vector<PairQuery> half(q.begin(), q.begin() + 66);
+    const auto first = store.judge(pre, half);
+    CHECK(first.asked == 66);
+    CHECK(first.invocations == 1);
+    CHECK(first.calls == pre.stats().calls);  // SimulatedJudge counts its model calls
+    CHECK(first.calls >= first.asked);
+    Watching w;
+    w.path = p;
+    JudgeRunOptions ro;
+    ro.batch_size = 8;
+    const auto rep = store.judge(w, q, ro);
+    CHECK(w.call_sizes == std::vector<std::size_t>{66});
+    CHECK(w.not_on_disk == 0);
+    CHECK(rep.asked == 66);
+    CHECK(rep.cached == 66);
+    CHECK(rep.invocations == 1);
+    CHECK(rep.calls == 1);  // no stats(): one call per invocation
+    CHECK(rep.stored == 66);
+    CHECK(rep.lost == 0);
+    CHECK(store.size() == q.size());
+    for (const auto& x : q) CHECK(store.contains(x.pair(), w.model(), w.prompt_version()));
+    // Nothing pending: the judge is not called at all.
+    const auto none = store.judge(w, q, ro);
+    CHECK(none.invocations == 0);
+    CHECK(none.calls == 0);
+    CHECK(w.call_sizes.size() == 1);
+
+    // A judge that only answers batches is called once per batch_size queries.
+    struct Batches {
+        std::vector<std::size_t> sizes;
+        std::string model() const { return "batches"; }
+        std::string prompt_version() const { return "v"; }
+        std::vector<Judgment> judge(std::span<const PairQuery> qs) {
+            sizes.push_back(qs.size());
+            std::vector<Judgment> out;
+            for (const auto& x : qs) out.push_back(unanswered_judgment(x, "batches", "v"));
+            return out;
+        }
+    } b;
+    static_assert(!StreamingJudge<Batches>);
+    const auto rb = store.judge(b, q, ro);  // 132 = 16 x 8 + 4
+    CHECK(b.sizes.size() == 17);
+    CHECK(b.sizes.back() == 4);
+    CHECK(rb.invocations == 17);
+    CHECK(rb.calls == 17);
+    CHECK(rb.asked == q.size());
+    CHECK(rb.stored == q.size());
+
+    // A streaming judge that throws part way: what it answered before is stored.
+    struct Failing {
+        std::string model() const { return "failing"; }
+        std::string prompt_version() const { return "v"; }
+        std::vector<Judgment> judge(std::span<const PairQuery>) { return {}; }
+        void judge(std::span<const PairQuery> qs, const JudgmentSink& sink) {
+            for (std::size_t i = 0; i < 5; ++i) sink(i, unanswered_judgment(qs[i], "failing", "v"));
+            throw IoError("server", "gone");
+        }
+    } f;
+    CHECK_THROWS_AS(store.judge(f, q, ro), IoError);
+    CHECK(store.latest("failing", "v").size() == 5);
+}
+
 #include <kerec/pairs/segmented_generator.hpp>
 
 TEST_CASE("judge_pairs: a lazy pair range through the store in one call, with progress") {

@@ -85,6 +85,25 @@ TEST_CASE("auc: exact with ties, against the pairwise definition") {
     CHECK_THROWS_AS(auc(std::vector<double>{1, 2}, std::vector<int>{1, 1}), InvalidArgument);
     CHECK_THROWS_AS(auc(std::vector<double>{1, NAN}, std::vector<int>{1, 0}), InvalidArgument);
     CHECK_THROWS_AS(auc(std::vector<double>{1, 2}, std::vector<int>{1}), InvalidArgument);
+    // Labels of any arithmetic type, 0 or 1 only (EEISample labels are floats).
+    CHECK(auc(std::span<const float>(ss), std::span<const float>(std::vector<float>(yy.begin(), yy.end()))) == auc(ss, yy));
+    CHECK_THROWS_WITH_AS(auc(std::vector<double>{1, 2, 3}, std::vector<float>{1, 0.5f, 0}), doctest::Contains("label 1 is 0.5"),
+                         InvalidArgument);
+    CHECK_THROWS_WITH_AS(auc(std::vector<double>{1, 2}, std::vector<int>{1, 2}), doctest::Contains("label 1 is 2"), InvalidArgument);
+    // Exact with ties at scale: two score levels over 3 million samples; 2U is an integer and the
+    // result is that integer over 2 n+ n-, to the last bit.
+    std::vector<float> big(3'000'000);
+    std::vector<std::uint8_t> lab(big.size());
+    std::uint64_t p[2] = {0, 0}, q[2] = {0, 0};  // positives / negatives at score 0 and 1
+    for (std::size_t i = 0; i < big.size(); ++i) {
+        const unsigned level = (i * 2654435761u >> 7) % 3 == 0 ? 1u : 0u, y = (i * 40503u >> 5) % 7 < 2 ? 1u : 0u;
+        big[i] = static_cast<float>(level);
+        lab[i] = static_cast<std::uint8_t>(y);
+        ++(y ? p : q)[level];
+    }
+    const std::uint64_t twice_u = 2 * p[1] * q[0] + p[0] * q[0] + p[1] * q[1];
+    const std::uint64_t pos = p[0] + p[1], neg = q[0] + q[1];
+    CHECK(auc(big, lab) == static_cast<double>(twice_u) / (2.0 * static_cast<double>(pos) * static_cast<double>(neg)));
 }
 
 TEST_CASE("u2e2i: path scores, explanations, dedupe, exclusions") {

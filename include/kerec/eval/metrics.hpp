@@ -9,6 +9,7 @@
 //   Recall@K = |top K ∩ R| / |R|;  HitRate@K = [top K ∩ R ≠ ∅];  RR@K = 1 / rank of the first hit;
 //   NDCG@K = Σᵢ gain(rᵢ)/log₂(i+1) / IDCG@K (binary: gain 1; graded: the caller's linear gains,
 //   as scikit-learn's ndcg_score).
+// auc() is core/auc.hpp's (the one implementation; gauc runs its exact tied-run kernel per group).
 // Complexity: AUC, GAUC O(n log n) (one sort); log loss O(n); per-query metrics
 // O(K·|R| + |R|²) without allocating (R is small: a hidden item, a basket).
 #pragma once
@@ -26,6 +27,7 @@
 
 #include <fmt/format.h>
 
+#include "kerec/core/auc.hpp"
 #include "kerec/core/error.hpp"
 #include "kerec/core/id.hpp"
 #include "kerec/core/recommendation.hpp"
@@ -83,58 +85,11 @@ std::uint64_t group_key(G g) noexcept {
     else return static_cast<std::uint64_t>(g);
 }
 
-template <class S, class L>
-void check_scored(const char* what, std::span<const S> scores, std::span<const L> labels) {
-    if (labels.size() != scores.size())
-        throw InvalidArgument(fmt::format("{}: {} scores but {} labels (expected equal sizes)", what, scores.size(), labels.size()));
-    for (std::size_t i = 0; i < scores.size(); ++i) {
-        if (std::isnan(scores[i])) throw InvalidArgument(fmt::format("{}: score {} is NaN", what, i));
-        if (labels[i] != L{0} && labels[i] != L{1})
-            throw InvalidArgument(fmt::format("{}: label {} is {} (expected 0 or 1)", what, i, static_cast<long long>(labels[i])));
-    }
-}
-
-struct ScoredLabel {
-    double score;
-    std::uint8_t label;
-};
 struct GroupScoredLabel {
     std::uint64_t group;
     double score;
     std::uint8_t label;
 };
-
-/// AUC of `run`, sorted by score ascending; NaN when it holds one class only. Doubled U counts
-/// are integers, exact in a double below 2^53.
-template <class T>
-double auc_sorted(std::span<const T> run, std::size_t* positives = nullptr) {
-    double neg_below = 0.0, twice_u = 0.0, pos = 0.0;
-    for (std::size_t i = 0; i < run.size();) {
-        double pos_tie = 0.0, neg_tie = 0.0;
-        const double s = run[i].score;
-        for (; i < run.size() && run[i].score == s; ++i) (run[i].label ? pos_tie : neg_tie) += 1.0;
-        twice_u += pos_tie * (2.0 * neg_below + neg_tie);
-        neg_below += neg_tie;
-        pos += pos_tie;
-    }
-    if (positives) *positives = static_cast<std::size_t>(pos);
-    if (pos == 0.0 || neg_below == 0.0) return std::numeric_limits<double>::quiet_NaN();
-    return twice_u / (2.0 * pos * neg_below);
-}
-
-template <class S, class L>
-double auc(std::span<const S> scores, std::span<const L> labels) {
-    check_scored("auc", scores, labels);
-    std::vector<ScoredLabel> v(scores.size());
-    for (std::size_t i = 0; i < v.size(); ++i) v[i] = {static_cast<double>(scores[i]), static_cast<std::uint8_t>(labels[i])};
-    std::sort(v.begin(), v.end(), [](const ScoredLabel& a, const ScoredLabel& b) { return a.score < b.score; });
-    std::size_t pos = 0;
-    const double a = auc_sorted(std::span<const ScoredLabel>(v), &pos);
-    if (std::isnan(a))
-        throw InvalidArgument(fmt::format("auc: {} positives and {} negatives (expected at least one of each)", pos,
-                                          scores.size() - pos));
-    return a;
-}
 
 template <class S, class L, class G>
 GaucResult gauc(std::span<const S> scores, std::span<const L> labels, std::span<const G> groups) {
@@ -221,17 +176,9 @@ inline double discount(std::size_t position) noexcept { return 1.0 / std::log2(s
 
 // --- scored samples ---------------------------------------------------------------------------
 
-/// Exact ROC AUC of `scores` against 0/1 `labels`, ties counted one half (equals scikit-learn's
-/// roc_auc_score). Throws InvalidArgument for mismatched sizes, a NaN score or a label other than
-/// 0/1 (naming its index), or labels of one class only (AUC is undefined then).
-template <ScoreRange S, LabelRange L>
-double auc(const S& scores, const L& labels) {
-    return detail::auc(detail::as_span(scores), detail::as_span(labels));
-}
-
 /// Group AUC: the AUC of each group (user, or Event::request for per-list AUC), weighted by the
 /// group's number of samples. Groups of one class only are skipped and counted; when every group
-/// is, InvalidArgument. Same validation as auc().
+/// is, InvalidArgument. Same validation as auc() (core/auc.hpp).
 template <ScoreRange S, LabelRange L, GroupRange G>
 GaucResult gauc(const S& scores, const L& labels, const G& groups) {
     return detail::gauc(detail::as_span(scores), detail::as_span(labels), detail::as_span(groups));

@@ -328,15 +328,6 @@ Graph load_graph(const std::filesystem::path& path, const GraphLoadOptions& opt 
 // TSV
 
 namespace detail {
-/// A field as quoted in error messages: escaped, at most `max` bytes of it (cut at a UTF-8
-/// boundary) and "…" when longer, so a huge bad field cannot blow up the message.
-inline std::string quote_field(std::string_view s, std::size_t max = 80) {
-    if (s.size() <= max) return escape_field(s);
-    std::size_t cut = max;
-    while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
-    return escape_field(s.substr(0, cut)) + "\xE2\x80\xA6";
-}
-
 template <class Id>
 bool parse_id(std::string_view s, const Vocabulary<Id>* names, Id& out) {
     if (names) {
@@ -397,7 +388,9 @@ void save_graph_tsv(const Graph& g, const std::filesystem::path& path,
 
 /// Read a TSV edge list (as written by save_graph_tsv; '#' lines and blank lines are skipped)
 /// into edges. Names are resolved through `names` when given, otherwise ids are decimal.
-/// Throws ParseError naming the file, line and field.
+/// Throws ParseError naming the file, line and field; offending text is quoted through
+/// detail::excerpt (at most ~80 bytes, control bytes and ill-formed UTF-8 as \xHH), so a hostile
+/// line of any length gives a short, well-formed message.
 template <class Id, class EdgeData>
 std::vector<GraphEdge<Id, EdgeData>> read_graph_tsv_edges(const std::filesystem::path& path,
                                                           const Vocabulary<Id>* names = nullptr) {
@@ -415,21 +408,23 @@ std::vector<GraphEdge<Id, EdgeData>> read_graph_tsv_edges(const std::filesystem:
                                               Traits::tsv_fields ? ", payload" : ""));
         GraphEdge<Id, EdgeData> e;
         if (!detail::parse_id(fields[0], names, e.from))
-            throw reader.error(1, fmt::format("field 'from' = '{}' is not a {}", detail::quote_field(fields[0]),
+            throw reader.error(1, fmt::format("field 'from' = '{}' is not a {}", detail::excerpt(fields[0]),
                                               names ? "known name" : "decimal id below 2^32-1"));
         if (!detail::parse_id(fields[1], names, e.to))
             throw reader.error(static_cast<std::uint64_t>(fields[1].data() - line.data()) + 1,
-                               fmt::format("field 'to' = '{}' is not a {}", detail::quote_field(fields[1]),
+                               fmt::format("field 'to' = '{}' is not a {}", detail::excerpt(fields[1]),
                                            names ? "known name" : "decimal id below 2^32-1"));
         const auto w = fields[2];
         const auto r = std::from_chars(w.data(), w.data() + w.size(), e.weight);
         if (r.ec != std::errc{} || r.ptr != w.data() + w.size() || !std::isfinite(e.weight))
             throw reader.error(static_cast<std::uint64_t>(w.data() - line.data()) + 1,
-                               fmt::format("field 'weight' = '{}' is not a finite number", detail::quote_field(w)));
+                               fmt::format("field 'weight' = '{}' is not a finite number", detail::excerpt(w)));
         if constexpr (Traits::tsv_fields > 0) {
             if (!Traits::parse(std::span<const std::string_view>(fields).subspan(3), e.payload) || !Traits::valid(e.payload))
                 throw reader.error(static_cast<std::uint64_t>(fields[3].data() - line.data()) + 1,
-                                   fmt::format("payload fields are not a valid {}", Traits::name));
+                                   fmt::format("payload fields '{}' are not a valid {}",
+                                               detail::excerpt(line.substr(static_cast<std::size_t>(fields[3].data() - line.data()))),
+                                               Traits::name));
         }
         edges.push_back(e);
     }

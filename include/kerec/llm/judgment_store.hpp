@@ -19,6 +19,7 @@
 #include <charconv>
 #include <chrono>
 #include <cmath>
+#include <concepts>
 #include <cstdint>
 #include <ctime>
 #include <filesystem>
@@ -67,7 +68,8 @@ struct ConsistencyReport {
 };
 
 struct JudgeRunOptions {
-    /// Queries handed to the judge per call of judge(); answers are persisted as they arrive.
+    /// Answers per fsync of the store (every answer is appended the moment it arrives), and for a
+    /// judge that does not stream, queries per call of its judge().
     std::size_t batch_size = 64;
     /// Ask again for pairs whose cached judgment is unknown (an unparseable answer).
     bool reask_unknown = false;
@@ -81,13 +83,33 @@ struct JudgeRunReport {
     std::uint64_t requested = 0;   ///< queries passed in
     std::uint64_t duplicates = 0;  ///< repeated queries in the input (asked once)
     std::uint64_t cached = 0;      ///< answered from the store, not asked
-    std::uint64_t asked = 0;       ///< sent to the judge
+    std::uint64_t asked = 0;       ///< pairs asked: pending queries sent to the judge
+    /// Model calls made for them, read from the judge's stats().calls (JudgeStats): HTTP requests
+    /// for the HTTP judge (re-asks and transport retries included), one per answer attempt for
+    /// the simulated judge. A judge without stats() is counted as one call per invocation.
+    std::uint64_t calls = 0;
+    /// Times the store called judge.judge(): 1 for a StreamingJudge, one per batch_size queries
+    /// otherwise, 0 when nothing was pending.
+    std::uint64_t invocations = 0;
     std::uint64_t stored = 0;      ///< new judgments appended
     std::uint64_t yes = 0, no = 0, unknown = 0;  ///< labels of the new judgments
     std::uint64_t lost = 0;              ///< asked but never answered by the judge
     std::uint64_t duplicate_answers = 0; ///< answered twice by the judge (second one ignored)
     double seconds = 0.0;
 };
+
+namespace detail {
+template <class J>
+concept CountsCalls = requires(const J& j) {
+    { j.stats().calls } -> std::convertible_to<std::uint64_t>;
+};
+/// The model calls a judge has made so far (0 for a judge that keeps no JudgeStats).
+template <class J>
+std::uint64_t judge_calls(const J& j) {
+    if constexpr (CountsCalls<J>) return static_cast<std::uint64_t>(j.stats().calls);
+    else return 0;
+}
+}  // namespace detail
 
 class JudgmentStore {
 public:
@@ -171,8 +193,10 @@ public:
     void sync() { log_.sync(); }
 
     /// Judge every query the store does not hold yet (see JudgeRunOptions), persisting each
-    /// judgment as it arrives; returns what happened. Exceptions from the judge propagate after
-    /// the judgments received so far are stored.
+    /// judgment as it arrives; returns what happened. A StreamingJudge gets every pending query in
+    /// one call (its window stays full); the log is synced every `batch_size` answers. Any other
+    /// Judge is called once per `batch_size` queries. Exceptions from the judge propagate after
+    /// the judgments received so far are stored and synced.
     template <Judge J>
     JudgeRunReport judge(J& judge, std::span<const PairQuery> queries, const JudgeRunOptions& opt = {}) {
         if (opt.batch_size == 0) throw InvalidArgument("JudgmentStore::judge: batch_size must be > 0");
@@ -200,43 +224,69 @@ public:
             }
             pending.push_back(q);
         }
+        rep.asked = pending.size();
         ProgressThrottle progress(opt.progress, "judging pairs", pending.size());
-        std::vector<char> answered;
-        std::uint64_t done = 0;
-        for (std::size_t first = 0; first < pending.size(); first += opt.batch_size) {
-            const std::size_t n = std::min(opt.batch_size, pending.size() - first);
-            const std::span<const PairQuery> batch(pending.data() + first, n);
-            answered.assign(n, 0);
-            rep.asked += n;
-            auto accept = [&](std::size_t i, Judgment&& j) {
-                if (i >= n) throw InvalidArgument(fmt::format("judge returned answer index {} for a batch of {}", i, n));
-                if (answered[i]) {
-                    ++rep.duplicate_answers;
-                    return;
-                }
-                if (j.a != batch[i].a || j.b != batch[i].b)
-                    throw InvalidArgument(fmt::format("judge answered pair ({}, {}) for query ({}, {})", j.a, j.b,
-                                                      batch[i].a, batch[i].b));
-                if (j.model.empty()) j.model = model;
-                if (j.prompt_version.empty()) j.prompt_version = prompt;
-                if (j.time == 0) j.time = static_cast<std::int64_t>(std::time(nullptr));
-                add(j);
-                answered[i] = 1;
-                ++rep.stored;
-                (j.label == Label::yes ? rep.yes : j.label == Label::no ? rep.no : rep.unknown)++;
-                progress.update(++done);
-            };
-            if constexpr (StreamingJudge<J>) {
-                judge.judge(batch, JudgmentSink([&](std::size_t i, Judgment&& j) { accept(i, std::move(j)); }));
-            } else {
-                std::vector<Judgment> out = judge.judge(batch);
-                if (out.size() > n)
-                    throw InvalidArgument(fmt::format("judge returned {} judgments for {} queries", out.size(), n));
-                for (std::size_t i = 0; i < out.size(); ++i) accept(i, std::move(out[i]));
-            }
-            rep.lost += static_cast<std::uint64_t>(std::count(answered.begin(), answered.end(), 0));
-            if (log_.options().fsync != FsyncPolicy::never) log_.sync();  // durable batch by batch
+        if (pending.empty()) {
+            progress.finish(0);
+            rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+            return rep;
         }
+        std::vector<char> answered(pending.size(), 0);
+        std::uint64_t done = 0;
+        std::size_t unsynced = 0;
+        const bool durable = log_.options().fsync != FsyncPolicy::never;
+        // Answer `i` of the `n` queries starting at pending[first].
+        auto accept = [&](std::size_t first, std::size_t n, std::size_t i, Judgment&& j) {
+            if (i >= n) throw InvalidArgument(fmt::format("judge returned answer index {} for {} queries", i, n));
+            const PairQuery& q = pending[first + i];
+            if (answered[first + i]) {
+                ++rep.duplicate_answers;
+                return;
+            }
+            if (j.a != q.a || j.b != q.b)
+                throw InvalidArgument(fmt::format("judge answered pair ({}, {}) for query ({}, {})", j.a, j.b, q.a, q.b));
+            if (j.model.empty()) j.model = model;
+            if (j.prompt_version.empty()) j.prompt_version = prompt;
+            if (j.time == 0) j.time = static_cast<std::int64_t>(std::time(nullptr));
+            add(j);
+            answered[first + i] = 1;
+            ++rep.stored;
+            (j.label == Label::yes ? rep.yes : j.label == Label::no ? rep.no : rep.unknown)++;
+            progress.update(++done);
+            if (durable && ++unsynced >= opt.batch_size) {  // durable every batch_size answers
+                log_.sync();
+                unsynced = 0;
+            }
+        };
+        const std::uint64_t calls_before = detail::judge_calls(judge);
+        try {
+            if constexpr (StreamingJudge<J>) {
+                ++rep.invocations;
+                judge.judge(std::span<const PairQuery>(pending),
+                            JudgmentSink([&](std::size_t i, Judgment&& j) { accept(0, pending.size(), i, std::move(j)); }));
+            } else {
+                for (std::size_t first = 0; first < pending.size(); first += opt.batch_size) {
+                    const std::size_t n = std::min(opt.batch_size, pending.size() - first);
+                    ++rep.invocations;
+                    std::vector<Judgment> out = judge.judge(std::span<const PairQuery>(pending.data() + first, n));
+                    if (out.size() > n)
+                        throw InvalidArgument(fmt::format("judge returned {} judgments for {} queries", out.size(), n));
+                    for (std::size_t i = 0; i < out.size(); ++i) accept(first, n, i, std::move(out[i]));
+                }
+            }
+        } catch (...) {
+            if (durable) {
+                try {
+                    log_.sync();
+                } catch (...) {  // the judge's exception is the one to report
+                }
+            }
+            throw;
+        }
+        if (durable) log_.sync();
+        rep.calls = detail::judge_calls(judge) - calls_before;
+        if constexpr (!detail::CountsCalls<J>) rep.calls = rep.invocations;
+        rep.lost = static_cast<std::uint64_t>(std::count(answered.begin(), answered.end(), 0));
         progress.finish(pending.size() - rep.lost);
         rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         return rep;
@@ -451,6 +501,7 @@ JudgeRunReport judge_pairs(JudgmentStore& store, J& judge, PairRange&& pairs, co
         const auto q = make_queries(buf, names);
         const JudgeRunReport r = store.judge(judge, q, inner);
         sum.requested += r.requested, sum.duplicates += r.duplicates, sum.cached += r.cached, sum.asked += r.asked;
+        sum.calls += r.calls, sum.invocations += r.invocations;
         sum.stored += r.stored, sum.yes += r.yes, sum.no += r.no, sum.unknown += r.unknown, sum.lost += r.lost;
         sum.duplicate_answers += r.duplicate_answers;
         handled += buf.size();
