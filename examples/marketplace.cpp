@@ -306,14 +306,8 @@ int main(int argc, char** argv) try {
     AprioriOptions apriori;
     apriori.min_support = 0.0002, apriori.min_confidence = 0.1, apriori.min_length = 2, apriori.max_length = 3;
     AssociationRules rules(baskets, apriori);
-    auto rationale = [](const Variant& v) {
-        return [g = v.store->current()](EntityId a, EntityId b) -> std::string_view {
-            const auto i = g->find(a, b);
-            return i == FeedbackGraph::npos ? std::string_view() : g->rationale(i);
-        };
-    };
     U2E2IOptions recall_options;
-    U2E2IRecall<FeedbackGraph> u2e2i(*full.store, map, recall_options, {}, rationale(full));
+    U2E2IRecall<FeedbackGraph> u2e2i(*full.store, map, recall_options);  // rationales from the graph's table
     using Merger = ChannelMerger<PopularityRecommender, ItemCF, U2E2IRecall<FeedbackGraph>>;
     auto merged = [&](U2E2IRecall<FeedbackGraph>& complementary, std::pair<double, double> share) {  // (item-CF, U2E2I); popularity 1
         return Merger({1.0, share.first, share.second}, pop, itemcf, complementary);
@@ -333,7 +327,7 @@ int main(int argc, char** argv) try {
     for (double half_life : {1.0, 7.0}) {  // days: how fast a purchase stops triggering its complements
         U2E2IOptions o;
         o.recency_half_life = half_life * 86400;
-        U2E2IRecall<FeedbackGraph> candidate(*full.store, map, o, {}, rationale(full));
+        U2E2IRecall<FeedbackGraph> candidate(*full.store, map, o);
         for (double cf : {0.0, 0.1, 0.25})
             for (double c : {0.05, 0.1, 0.25, 0.5}) {
                 auto m = merged(candidate, {cf, c});
@@ -341,8 +335,8 @@ int main(int argc, char** argv) try {
                     best_valid = r, share = {cf, c}, recall_options = o;
             }
     }
-    u2e2i = U2E2IRecall<FeedbackGraph>(*full.store, map, recall_options, {}, rationale(full));
-    U2E2IRecall<FeedbackGraph> u2e2i_no_feedback(*no_feedback.store, map, recall_options, {}, rationale(no_feedback));
+    u2e2i = U2E2IRecall<FeedbackGraph>(*full.store, map, recall_options);
+    U2E2IRecall<FeedbackGraph> u2e2i_no_feedback(*no_feedback.store, map, recall_options);
     clock.lap("choose the channel shares");
 
     // 9. The results on the test window: Recall@50 of next purchases (all, and those of new items)

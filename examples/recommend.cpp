@@ -70,23 +70,6 @@ Options parse(int argc, char** argv) {
     return o;
 }
 
-/// (a, b) -> the LLM's rationale, from the judgments (stand-in for the graph's rationale table).
-class Rationales {
-public:
-    explicit Rationales(const std::vector<Judgment>& js) {
-        for (const auto& j : js)
-            if (j.complementary()) text_[key(j.a, j.b)] = j.rationale.empty() ? fmt::format("yes, confidence {:.2f}", j.confidence) : j.rationale;
-    }
-    std::string_view operator()(EntityId a, EntityId b) const {
-        const auto it = text_.find(key(a, b));
-        return it == text_.end() ? std::string_view{} : std::string_view(it->second);
-    }
-
-private:
-    static std::uint64_t key(EntityId a, EntityId b) { return (std::uint64_t{a.value()} << 32) | b.value(); }
-    std::unordered_map<std::uint64_t, std::string> text_;
-};
-
 struct RecallAt {
     std::size_t hits = 0, n = 0;
     double value() const { return n ? static_cast<double>(hits) / static_cast<double>(n) : 0.0; }
@@ -125,7 +108,6 @@ int main(int argc, char** argv) try {
     jo.false_positive_rate = 0.03;
     auto judge = SimulatedJudge::from_world(world, jo);
     const auto judgments = judge.judge(queries);
-    const Rationales rationale(judgments);
     GraphBuildOptions gb;
     gb.node_count = ne;
     const FeedbackGraph prior_graph = build_graph<EdgeFeedback>(judgments, gb);
@@ -212,10 +194,9 @@ int main(int argc, char** argv) try {
                  auc_int_new = safe_auc(zi_new, y_new);
 
     // 8. Recall@50 on next purchases in the test window (context = the user's earlier bills).
-    U2E2IRecall<FeedbackGraph> u2e2i(store, map, {}, {}, std::cref(rationale));
+    U2E2IRecall<FeedbackGraph> u2e2i(store, map);  // rationales from the graph's table
     IntegratedRecommender<LogisticBaseRanker> integrated(store, map, {},
-                                                         IntegratedScorer<LogisticBaseRanker>(base, EEIScorer<float>(model, h, &feats), integ, segments),
-                                                         std::cref(rationale));
+                                                         IntegratedScorer<LogisticBaseRanker>(base, EEIScorer<float>(model, h, &feats), integ, segments));
     const Baskets baskets = Baskets::from_events(train, BasketKey::user_day, ni);
     ItemCF itemcf(baskets);
     PopularityRecommender popularity(baskets);

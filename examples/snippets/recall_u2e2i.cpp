@@ -26,8 +26,7 @@ int main() {
 
     // 3. Recall for one user: their last 5 bills, the top 5 items, each with its explanation.
     const UserHistory history(world.events());
-    U2E2IRecall<FeedbackGraph> recall(store, map, {}, {},
-                                      [](EntityId, EntityId) -> std::string_view { return "used together"; });
+    U2E2IRecall<FeedbackGraph> recall(store, map);  // explanations quote the graph's rationale table
     const UserId user(0);
     const std::int64_t now = world.events().back().time;
     std::vector<Recommendation> out;

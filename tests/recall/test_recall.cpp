@@ -527,3 +527,27 @@ TEST_CASE("channel merger and filtered channel: Recommenders; share 0 is the fir
     CHECK_THROWS_AS(merged.set_floors({0.0f, std::nanf("")}), InvalidArgument);
     CHECK(merged.shares()[0] == 0.5);  // a rejected update changes nothing
 }
+
+TEST_CASE("u2e2i: without a lookup, explanations carry the rationale the graph holds for the edge") {
+    // entity 0 -> 1 (yes, with a rationale), 0 -> 2 (yes, none); items: 0 -> e0, 1 -> e1, 2 -> e2
+    const std::vector<Judgment> js = {{EntityId(0), EntityId(1), Label::yes, 0.9f, "chips go with salsa", "m", "v1", 0},
+                                      {EntityId(0), EntityId(2), Label::yes, 0.7f, "", "m", "v1", 0}};
+    GraphBuildOptions o;
+    o.node_count = 3;
+    o.threads = 1;
+    GraphStore<FeedbackGraph> store(build_graph<EdgeFeedback>(js, o));
+    const ItemEntityMap map = ItemEntityMap::from_primary(std::vector<EntityId>{EntityId(0), EntityId(1), EntityId(2)}, 3,
+                                                          std::vector<float>{1.0f, 1.0f, 1.0f});
+    U2E2IRecall<FeedbackGraph> recall(store, map);
+    const std::vector<HistoryItem> ctx = {{ItemId(0), 0}};
+    std::vector<Recommendation> out;
+    recall.recommend(RecommendRequest{UserId(0), ctx, 0, 5, {}}, out);
+    REQUIRE(out.size() == 2);
+    CHECK(out[0].item == ItemId(1));
+    CHECK(out[0].why.rationale == "chips go with salsa");
+    CHECK(out[1].why.rationale.empty());
+    // a caller's lookup overrides the graph's text
+    U2E2IRecall<FeedbackGraph> custom(store, map, {}, {}, [](EntityId, EntityId) -> std::string_view { return "mine"; });
+    custom.recommend(RecommendRequest{UserId(0), ctx, 0, 5, {}}, out);
+    CHECK(out[0].why.rationale == "mine");
+}

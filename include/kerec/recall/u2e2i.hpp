@@ -88,7 +88,10 @@ struct PathScore {
 };
 
 /// The LLM's rationale of an edge from → to (empty when unknown). Must be safe to call from
-/// several threads; the returned text must outlive the results that view it.
+/// several threads; the returned text must outlive the results that view it. Without one, the
+/// rationale comes from the graph's own rationale table (graphs built from judgments carry it):
+/// it views the request's snapshot, valid while that snapshot is alive (copy it to keep results
+/// across a publish).
 using RationaleLookup = std::function<std::string_view(EntityId from, EntityId to)>;
 
 template <class Graph, class Scorer>
@@ -211,6 +214,8 @@ public:
             const RecallCandidate& c = cands[order[r]];
             Explanation why{c.trigger, c.entity, c.edge_weight, c.llm_confidence, {}};
             if (rationale_) why.rationale = rationale_(c.trigger, c.entity);
+            else if constexpr (requires { graph->rationale(graph->find(c.trigger, c.entity)); })
+                if (const auto e = graph->find(c.trigger, c.entity); e != Graph::npos) why.rationale = graph->rationale(e);
             out.push_back(Recommendation{c.item, ws.logits_[order[r]], why});
         }
     }
