@@ -1,15 +1,20 @@
-// The knowledge-graph half of LLM-KERec, end to end, on the synthetic marketplace:
+// LLM-KERec end to end on the synthetic marketplace, against the baselines a practitioner runs
+// first and against itself with one part taken out at a time:
 //
-//   item titles -> entity extraction (dictionary + CRF) -> entity popularity from bills
-//   -> segmented pairs at a budget -> simulated LLM judge through a crash-safe JudgmentStore
-//   -> complementary graph -> edge weights learned from the exposure/click log -> report.
+//   item titles -> entities (dictionary + CRF) -> segmented pairs at a budget -> simulated LLM judge
+//   (crash-safe JudgmentStore) -> complementary graph -> edge weights from exposure/click feedback
+//   -> entity embeddings (first order + second order, contrastive) -> U2E2I recall -> E-E-I in two
+//   stages -> U2E2I merged with the existing recall channels -> results table -> explained users.
+//
+// Time windows of the log: feedback [0, t1), E-E-I stage 1 [t1, t2), stage 2 and the channel shares
+// [t2, t3), test [t3, end). Items listed from t3 on are "new" (no history at all).
 //
 //   marketplace [--size tiny|small|medium|large] [--seed N] [--budget PAIRS|SHARE]
-//               [--store DIR] [--judge sim|http] [--latency-us US] [--json]
+//               [--store DIR] [--judge sim|http] [--latency-us US] [--users N] [--json]
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -17,16 +22,30 @@
 
 #include <fmt/format.h>
 
+#include <kerec/core/auc.hpp>
 #include <kerec/core/progress.hpp>
+#include <kerec/core/user_history.hpp>
+#include <kerec/eei/integration.hpp>
+#include <kerec/embed/sequences.hpp>
+#include <kerec/embed/trainer.hpp>
 #include <kerec/entity/dictionary.hpp>
-#include <kerec/entity/evaluate.hpp>
+#include <kerec/entity/item_entities.hpp>
 #include <kerec/entity/linker.hpp>
+#include <kerec/eval/association_rules.hpp>
+#include <kerec/eval/baskets.hpp>
+#include <kerec/eval/item_cf.hpp>
+#include <kerec/eval/next_item.hpp>
+#include <kerec/eval/popularity_recommender.hpp>
 #include <kerec/graph/builder.hpp>
 #include <kerec/graph/feedback.hpp>
+#include <kerec/graph/sampler.hpp>
 #include <kerec/llm/judgment_store.hpp>
 #include <kerec/llm/simulated_judge.hpp>
 #include <kerec/pairs/popularity.hpp>
 #include <kerec/pairs/segmented_generator.hpp>
+#include <kerec/recall/channel_merge.hpp>
+#include <kerec/recall/item_prior.hpp>
+#include <kerec/recall/u2e2i.hpp>
 #include <kerec/sim/score.hpp>
 #include <kerec/sim/world.hpp>
 #if defined(KEREC_WITH_HTTP)
@@ -34,25 +53,27 @@
 #endif
 
 #include "cli.hpp"
+#include "figures.hpp"
 
 using namespace kerec;
 
 namespace {
 
 struct Options {
-    std::string size = "small";
+    std::string size = "medium";
     std::uint64_t seed = 42;
-    double budget = 0.10;  // <= 1: share of all ordered pairs; > 1: number of pairs
+    double budget = 0;  // 0: 20 pairs per entity; <= 1: share of all ordered pairs; > 1: pairs
     std::filesystem::path store = "kerec-demo-store";
     std::string judge = "sim";
-    int latency_us = 50;  // simulated LLM latency per call
+    int latency_us = 20;  // simulated LLM latency per call
+    std::size_t users = 3;
     bool json = false;
 };
 
 Options parse(int argc, char** argv) {
     Options o;
     examples::Args args(argc, argv, "usage: marketplace [--size tiny|small|medium|large] [--seed N] [--budget PAIRS|SHARE]\n"
-                      "                   [--store DIR] [--judge sim|http] [--latency-us US] [--json]");
+                      "                   [--store DIR] [--judge sim|http] [--latency-us US] [--users N] [--json]");
     for (std::string a; args.next(a);) {
         if (a == "--size") o.size = args.value();
         else if (a == "--seed") o.seed = args.number();
@@ -60,25 +81,63 @@ Options parse(int argc, char** argv) {
         else if (a == "--store") o.store = args.value();
         else if (a == "--judge") o.judge = args.value();
         else if (a == "--latency-us") o.latency_us = static_cast<int>(args.number());
+        else if (a == "--users") o.users = args.number();
         else if (a == "--json") o.json = true;
         else args.unknown();
     }
-    if (!(o.budget > 0)) throw InvalidArgument(fmt::format("--budget {} (expected > 0)", o.budget));
+    if (!(o.budget >= 0)) throw InvalidArgument(fmt::format("--budget {} (expected > 0)", o.budget));
     if (o.judge != "sim" && o.judge != "http") throw InvalidArgument(fmt::format("--judge {} (expected sim or http)", o.judge));
     return o;
 }
 
-class StageClock {
-public:
-    double lap() {
+/// Wall time per stage.
+struct StageClock {
+    std::vector<std::pair<std::string, double>> stages;
+    std::chrono::steady_clock::time_point last = std::chrono::steady_clock::now();
+    void lap(std::string name) {
         const auto now = std::chrono::steady_clock::now();
-        const double s = std::chrono::duration<double>(now - last_).count();
-        last_ = now;
+        stages.emplace_back(std::move(name), std::chrono::duration<double>(now - last).count());
+        last = now;
+    }
+    double total() const {
+        double s = 0;
+        for (const auto& st : stages) s += st.second;
         return s;
     }
+};
 
-private:
-    std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+/// One figure: its JSON name, value and unit, and (when label is set) its line in the report.
+struct Figure {
+    std::string name;
+    double value;
+    std::string unit, label, text;
+};
+
+/// One row of the results table.
+struct Row {
+    std::string name, what;
+    double recall = NAN, recall_new = NAN, auc = NAN;
+};
+
+double recall_of(auto& recommender, const UserHistory& history, std::span<const NextItemQuery> q, std::size_t k, std::size_t items) {
+    if (q.empty()) return NAN;
+    const auto ev = evaluate_next_items(recommender, history, q, k, items);
+    double sum = 0;
+    for (double r : ev.recall()) sum += r;
+    return sum / static_cast<double>(q.size());
+}
+
+double auc_or_nan(std::span<const float> scores, std::span<const float> labels) {
+    const auto pos = std::count(labels.begin(), labels.end(), 1.0f);
+    return pos > 0 && pos < static_cast<std::ptrdiff_t>(labels.size()) ? auc(scores, labels) : NAN;
+}
+
+/// One variant of the complementary half: graph, embeddings, E-E-I, and its recommender.
+struct Variant {
+    std::shared_ptr<GraphStore<FeedbackGraph>> store;
+    EntityModel<float> embeddings;
+    TwoStageEEI<float> eei;
+    std::vector<EEISample> stage1, stage2, test;
 };
 
 }  // namespace
@@ -87,84 +146,72 @@ int main(int argc, char** argv) try {
     const Options opt = parse(argc, argv);
     TerminalProgressBar bar;
     StageClock clock;
-    std::vector<std::pair<std::string, double>> times;
+    const std::size_t K = 50;
 
-    // 0. The world: titles, behaviour log and the hidden truth we score against.
+    // 0. The world: titles, a behaviour log and the hidden truth the results are scored against.
     const auto world = sim::World::generate(sim::Config::preset(opt.size, opt.seed), bar.callback());
-    times.emplace_back("generate world", clock.lap());
+    const std::size_t ne = world.entities().size(), ni = world.items().size();
+    const std::int64_t t1 = world.split_time(0.40), t2 = world.split_time(0.60), t3 = world.split_time(0.75);
+    const auto log = world.events();
+    auto between = [&](std::int64_t a, std::int64_t b) { return world.events_before(b).subspan(world.events_before(a).size()); };
+    const auto train = world.events_before(t3), w1 = world.events_before(t1), w2 = between(t1, t2), w3 = between(t2, t3);
+    auto is_new = [&](ItemId i) { return world.item(i).arrival_time >= t3; };
+    clock.lap("generate world");
 
-    // 1. Entity extraction: a dictionary from the known surface forms, a CRF trained on its silver
-    //    labels for the forms it lacks, linking to unified entities.
-    const auto known_forms = world.dictionary();  // (surface form, entity) pairs a catalogue team maintains
+    // 1. Entity extraction: a dictionary of the known surface forms, a CRF trained on its silver
+    //    labels for the forms it lacks, linking to unified entities; each item's primary entity is
+    //    its title's head. Item priors (which items an entity recommends first) from training bills.
+    const auto known_forms = world.dictionary();
     auto dictionary = std::make_shared<DictionaryExtractor>(DictionaryExtractor::build(known_forms));
     std::vector<std::string_view> titles;
     for (const auto& item : world.items()) titles.push_back(item.title);
     CrfOptions crf_options;
     crf_options.seed = opt.seed;
     auto tagger = std::make_shared<CrfTagger>(crf_options, dictionary);
-    tagger->train(silver_examples(*dictionary, titles), bar.callback());
+    tagger->train(silver_examples(*dictionary, std::span(titles).first(std::min<std::size_t>(titles.size(), 20000))), bar.callback());
     auto linker = std::make_shared<EntityLinker>();
     linker->add_all(known_forms);
-    EntityPipeline extractor(dictionary, tagger, linker);  // dictionary spans first, then CRF spans
-
-    std::vector<EntityId> item_entity(world.items().size());  // the extracted entity of each item
-    PrecisionRecall span_in_dict, span_held_out;
-    CandidateDiscovery discovery;
-    std::vector<Mention> mentions;
-    for (std::size_t i = 0; i < world.items().size(); ++i) {
-        const auto& item = world.items()[i];
-        mentions.clear();
-        extractor.extract(item.title, mentions, &discovery);
-        for (const Mention& m : mentions)
-            if (m.entity.valid()) {
-                item_entity[i] = m.entity;
-                break;
-            }
-        const std::pair<std::uint32_t, std::uint32_t> gold{item.span_begin, item.span_end};
-        score_spans(mentions, {&gold, 1}, world.surface_forms()[item.form].in_dictionary ? span_in_dict : span_held_out);
-    }
-    std::size_t linked = 0, linked_right = 0;
-    for (std::size_t i = 0; i < item_entity.size(); ++i) {
-        linked += item_entity[i].valid();
-        linked_right += item_entity[i] == world.items()[i].entity;
-    }
+    EntityPipeline extractor(dictionary, tagger, linker);
+    ItemEntityMap map = item_entities(extractor, titles, ne, linker.get());
+    auto prior = popularity_priors(train, map);
+    for (ItemId i : world.items_arriving_from(t3))
+        if (const EntityId e = map.primary_or_none(i); e.valid()) prior[i.index()] = new_item_prior(map, e);
+    map.set_priors(prior);
+    std::size_t linked_right = 0;
+    for (std::uint32_t i = 0; i < ni; ++i) linked_right += map.primary_or_none(ItemId(i)) == world.items()[i].entity;
     bar.close();
-    times.emplace_back("extract entities", clock.lap());
+    clock.lap("extract entities");
 
-    // 2. Entity popularity from bills, and 3. segmented pairs within the budget.
+    // 2. Segmented pairs within the budget (popularity segments from training bills).
     PopularityOptions popularity_options;
     popularity_options.rate_window = 86400.0;  // bills per day since the entity first sold: fair to late arrivals
-    const ItemEntityMap item_map = ItemEntityMap::from_primary(item_entity, world.entities().size());
-    const auto popularity = Popularity::from_events(world.events(), item_map, popularity_options);
+    const auto popularity = Popularity::from_events(train, map, popularity_options);
+    const std::uint64_t all_pairs = static_cast<std::uint64_t>(ne) * (ne - 1);
     SegmentedPairOptions pair_options;
     pair_options.ordered = true;
-    // Every segment pair may be asked; the budget keeps the pairs of highest expected traffic.
-    pair_options.partners.assign(3, std::vector<std::uint32_t>(3, all_partners));
-    const std::uint64_t all_pairs = static_cast<std::uint64_t>(world.entities().size()) * (world.entities().size() - 1);
-    pair_options.budget = opt.budget <= 1.0 ? static_cast<std::uint64_t>(opt.budget * static_cast<double>(all_pairs))
+    pair_options.budget = opt.budget == 0   ? 20 * ne
+                          : opt.budget <= 1 ? static_cast<std::uint64_t>(opt.budget * static_cast<double>(all_pairs))
                                             : static_cast<std::uint64_t>(opt.budget);
     const SegmentedPairGenerator generator(popularity, pair_options);
     std::vector<EntityPair> pairs;
-    pairs.reserve(generator.count());
     for (EntityPair p : generator.pairs()) pairs.push_back(p);
-    times.emplace_back("popularity + pairs", clock.lap());
+    clock.lap("popularity + pairs");
 
-    // 4. The LLM judges each pair once; every answer is appended to the store as it arrives.
+    // 3. The LLM judges each pair once; every answer is appended to the store as it arrives, so a
+    //    rerun (or a run after a crash) asks only what is not in the store yet.
     std::filesystem::create_directories(opt.store);
-    // Entity ids are those of this world, so each world (size, seed) has its own log.
-    const auto store_path = opt.store / fmt::format("judgments-{}-seed{}.log", opt.size, opt.seed);
-    JudgmentStore store(store_path);
+    JudgmentStore store(opt.store / fmt::format("judgments-{}-seed{}.log", opt.size, opt.seed));
     const RecordLogRecovery recovery = store.recovery();
     SimulatedJudgeOptions judge_options;
     judge_options.seed = opt.seed;
     judge_options.malformed_rate = 0.02;
     judge_options.latency = std::chrono::microseconds(opt.latency_us);
-    auto judge = SimulatedJudge::from_world(world, judge_options);
+    auto sim_judge = SimulatedJudge::from_world(world, judge_options);
     const auto queries = make_queries(pairs, world.entities());
     JudgeRunOptions run_options;
     run_options.progress = bar.callback();
     JudgeRunReport judged;
-    std::string model = judge.model(), prompt_version = judge.prompt_version();
+    std::string model = sim_judge.model(), prompt_version = sim_judge.prompt_version();
 #if defined(KEREC_WITH_HTTP)
     if (opt.judge == "http") {
         OpenAICompatibleJudge http(OpenAIJudgeOptions::from_env());  // KEREC_LLM_URL, KEREC_LLM_MODEL, key from env
@@ -174,149 +221,272 @@ int main(int argc, char** argv) try {
 #endif
     {
         if (opt.judge == "http") throw InvalidArgument("--judge http needs a build with KEREC_WITH_HTTP=ON");
-        judged = store.judge(judge, queries, run_options);
+        judged = store.judge(sim_judge, queries, run_options);
     }
     bar.close();
-    times.emplace_back("LLM judging", clock.lap());
+    clock.lap("LLM judging");
 
-    // 5. The complementary graph from the judgments (prior weight = LLM confidence in "yes").
-    std::vector<Judgment> judgments;
-    judgments.reserve(pairs.size());
-    for (EntityPair p : pairs)
-        if (const Judgment* j = store.find(p, model, prompt_version)) judgments.push_back(*j);
+    // 4. The complementary graph: the latest "yes" of each pair is an edge, prior weight = the
+    //    LLM's confidence; the graph carries the rationales.
     GraphBuildOptions graph_options;
-    graph_options.node_count = world.entities().size();
-    GraphBuilder<EntityId, EdgeFeedback> builder(graph_options);
-    builder.add(judgments);
-    const FeedbackGraph prior_graph = builder.build();
-    times.emplace_back("build graph", clock.lap());
+    graph_options.node_count = ne;
+    const FeedbackGraph prior_graph = build_graph<EdgeFeedback>(store.latest(model, prompt_version), graph_options);
+    clock.lap("build graph");
 
-    // 6. Edge weights learned from feedback. The graph's complements are shown after purchases, in
-    //    random order (exploration, so every edge is tried), users' clicks come back, and with the
-    //    historic exposure/click log they update a Beta posterior around the LLM's confidence.
-    std::vector<ItemId> showcase(world.entities().size());  // the best-selling item of each entity
-    {
-        std::vector<std::uint32_t> sold(world.items().size(), 0), best(world.entities().size(), 0);
-        for (const Event& ev : world.events()) sold[ev.item.index()] += ev.kind == EventKind::bill;
-        for (std::uint32_t i = 0; i < item_entity.size(); ++i)
-            if (const EntityId e = item_entity[i]; e.valid() && (!showcase[e.index()].valid() || sold[i] > best[e.index()]))
-                showcase[e.index()] = ItemId{i}, best[e.index()] = sold[i];
-    }
+    // 5. Edge weights from feedback: during [0, t1) each purchase shows up to 4 complements drawn by
+    //    LLM confidence (exploration), the users' clicks come back, and with the historic exposure
+    //    log they update a Beta posterior around the LLM's confidence per edge.
+    const NeighborSampler<FeedbackGraph> explore_graph(prior_graph);
     Rng explore(derive_seed(opt.seed, 9));
-    std::vector<std::size_t> order;
     const auto online = world.simulate_exposures(
-        world.events(),
+        w1,
         [&](ItemId bought, std::vector<ItemId>& shown) {
-            const auto row = prior_graph.neighbors(item_entity[bought.index()]);
-            order.resize(row.size());
-            for (std::size_t k = 0; k < order.size(); ++k) order[k] = k;
-            explore.shuffle(order);
-            for (std::size_t k = 0; k < order.size() && shown.size() < 4; ++k)
-                if (const ItemId item = showcase[row.targets[order[k]].index()]; item.valid()) shown.push_back(item);
+            const EntityId e = map.primary_or_none(bought);
+            for (int draw = 0; draw < 8 && shown.size() < 4 && e.valid(); ++draw)
+                if (const auto c = explore_graph.sample_target(e, explore); c && !map.items(*c).empty()) {
+                    const ItemId item = map.items(*c)[0].first;  // the entity's best item
+                    if (std::find(shown.begin(), shown.end(), item) == shown.end()) shown.push_back(item);
+                }
         },
         derive_seed(opt.seed, 10));
-    std::vector<Event> feedback(world.events().begin(), world.events().end());
+    std::vector<Event> feedback(w1.begin(), w1.end());
     feedback.insert(feedback.end(), online.begin(), online.end());
     std::stable_sort(feedback.begin(), feedback.end(), [](const Event& a, const Event& b) { return a.time < b.time; });
     FeedbackOptions feedback_options;
     feedback_options.estimate_position_bias = true;
-    const auto learned = FeedbackLearner(feedback_options).learn(prior_graph, feedback, item_map, bar.callback());
+    const auto learned = FeedbackLearner(feedback_options).learn(prior_graph, feedback, map, bar.callback());
     bar.close();
-    times.emplace_back("learn edge weights", clock.lap());
+    clock.lap("learn edge weights");
 
-    // 7. Report, scored against the hidden truth.
+    // 6-7. Per variant: embeddings (SGNS on training sessions, second order from the graph,
+    //      InfoNCE between them; lambda = 0 drops the contrastive term), E-E-I samples on the
+    //      variant's graph, stage 1 on [t1, t2), stage 2 on [t2, t3) with the base ranker.
+    SequenceOptions sequence_options;
+    sequence_options.end_at_bill = true;
+    const auto sequences = build_sequences(train, map, sequence_options);
+    std::vector<float> bills(ni, 0.0f);
+    for (const Event& e : train) bills[e.item.index()] += e.kind == EventKind::bill ? 1.0f : 0.0f;
+    ItemFeatures features(ni, 2);
+    for (std::uint32_t i = 0; i < ni; ++i) features.row(ItemId(i))[0] = std::log1p(bills[i]), features.row(ItemId(i))[1] = bills[i] > 0 ? 0.0f : 1.0f;
+    const auto segments = ItemSegments::cold_warm(bills);
+    const UserHistory history(log, world.users().size());
+    LogisticBaseRanker base(bills, history, map);
+    auto make_variant = [&](const FeedbackGraph& graph, double lambda, bool fit_base) {
+        Variant v{std::make_shared<GraphStore<FeedbackGraph>>(graph), {}, {}, {}, {}, {}};
+        EmbedOptions eo;
+        eo.sgns.dim = 32, eo.sgns.seed = opt.seed, eo.epochs = 6, eo.lambda = lambda, eo.final_view = FinalView::concat;
+        v.embeddings = fit<float>(sequences, graph, eo, FitCallbacks{bar.callback(), {}});
+        v.stage1 = build_eei_samples(w2, map, graph, &features);
+        v.stage2 = build_eei_samples(w3, map, graph, &features);
+        v.test = build_eei_samples(world.events_from(t3), map, graph, &features);
+        if (fit_base) {
+            std::vector<Candidate> c;
+            std::vector<float> y;
+            for (const auto& s : v.stage1) c.push_back(candidate_of(s)), y.push_back(s.label);
+            base.fit(c, y);
+        }
+        for (auto* s : {&v.stage1, &v.stage2, &v.test}) fill_base_logits(std::span<EEISample>(*s), base);
+        EEIConfig ec;
+        ec.hidden = {64, 32}, ec.seed = opt.seed, ec.max_epochs = 20;
+        v.eei = fit_two_stage(v.embeddings.final, features.dim(), v.stage1, v.stage2, segments, ec, 0.15, bar.callback());
+        bar.close();
+        return v;
+    };
+    const Variant full = make_variant(learned.graph, 1.0, true);
+    const Variant no_contrastive = make_variant(learned.graph, 0.0, false);
+    const Variant no_feedback = make_variant(prior_graph, 1.0, false);
+    clock.lap("embeddings + E-E-I (3 variants)");
+
+    // 8. Recall: the existing channels (popularity and item-CF over training shopping days) and the
+    //    complementary one (U2E2I by path score), merged by quota; the shares are chosen on next
+    //    purchases in [t2, t3). Ranking: the base ranker refined by E-E-I (integrated, stage 2).
+    const Baskets baskets = Baskets::from_events(train, BasketKey::user_day, ni);
+    PopularityRecommender pop(baskets);
+    ItemCF itemcf(baskets);
+    AprioriOptions apriori;
+    apriori.min_support = 0.0002, apriori.min_confidence = 0.1, apriori.min_length = 2, apriori.max_length = 3;
+    AssociationRules rules(baskets, apriori);
+    auto rationale = [](const Variant& v) {
+        return [g = v.store->current()](EntityId a, EntityId b) -> std::string_view {
+            const auto i = g->find(a, b);
+            return i == FeedbackGraph::npos ? std::string_view() : g->rationale(i);
+        };
+    };
+    U2E2IOptions recall_options;
+    U2E2IRecall<FeedbackGraph> u2e2i(*full.store, map, recall_options, {}, rationale(full));
+    using Merger = ChannelMerger<PopularityRecommender, ItemCF, U2E2IRecall<FeedbackGraph>>;
+    auto merged = [&](U2E2IRecall<FeedbackGraph>& complementary, std::pair<double, double> share) {  // (item-CF, U2E2I); popularity 1
+        return Merger({1.0, share.first, share.second}, pop, itemcf, complementary);
+    };
+    NextItemOptions qo;
+    qo.from = t2, qo.to = t3;
+    const auto valid_queries = subsample(next_item_queries(history, qo), 2000, derive_seed(opt.seed, 11));
+    qo.from = t3, qo.to = std::numeric_limits<std::int64_t>::max();
+    const auto test_all = next_item_queries(history, qo);
+    std::vector<NextItemQuery> fresh;
+    for (const auto& q : test_all)
+        if (is_new(q.target)) fresh.push_back(q);
+    const auto all = subsample(test_all, 4000, derive_seed(opt.seed, 12));
+    fresh = subsample(fresh, 2000, derive_seed(opt.seed, 13));
+    std::pair<double, double> share{0.0, 0.0};
+    double best_valid = -1;
+    for (double half_life : {1.0, 7.0}) {  // days: how fast a purchase stops triggering its complements
+        U2E2IOptions o;
+        o.recency_half_life = half_life * 86400;
+        U2E2IRecall<FeedbackGraph> candidate(*full.store, map, o, {}, rationale(full));
+        for (double cf : {0.0, 0.1, 0.25})
+            for (double c : {0.05, 0.1, 0.25, 0.5}) {
+                auto m = merged(candidate, {cf, c});
+                if (const double r = recall_of(m, history, valid_queries, K, ni); r > best_valid)
+                    best_valid = r, share = {cf, c}, recall_options = o;
+            }
+    }
+    u2e2i = U2E2IRecall<FeedbackGraph>(*full.store, map, recall_options, {}, rationale(full));
+    U2E2IRecall<FeedbackGraph> u2e2i_no_feedback(*no_feedback.store, map, recall_options, {}, rationale(no_feedback));
+    clock.lap("choose the channel shares");
+
+    // 9. The results on the test window: Recall@50 of next purchases (all, and those of new items)
+    //    for the recall stage; AUC of the held-out complementary exposures (clicked or not) for the
+    //    ranking stage, each method by its own score of the shown item.
+    std::vector<float> y;
+    for (const auto& s : full.test) y.push_back(s.label);
+    auto auc_of = [&](auto&& f) {
+        std::vector<float> z;
+        for (const auto& s : full.test) z.push_back(static_cast<float>(f(s)));
+        return auc_or_nan(z, y);
+    };
+    auto integrated_auc = [&](const Variant& v) {
+        std::vector<float> eei(v.test.size()), z(v.test.size()), labels(v.test.size());
+        v.eei.model.score(v.embeddings.final, v.test, eei);
+        for (std::size_t i = 0; i < z.size(); ++i)
+            z[i] = v.eei.integration.logit(v.test[i].base_logit, eei[i], segments.of(v.test[i].item)), labels[i] = v.test[i].label;
+        return auc_or_nan(z, labels);
+    };
+    std::vector<Recommendation> tmp;
+    auto rule_score = [&](const EEISample& s) {  // confidence of the best rule firing for the shown item, else 0
+        rules.recommend(RecommendRequest{s.user, history.recent(s.user, s.time, 20), s.time, 200, {}}, tmp);
+        for (const auto& r : tmp)
+            if (r.item == s.item) return static_cast<double>(r.score);
+        return 0.0;
+    };
+    auto cf_score = [&](const EEISample& s) {
+        double z = 0;
+        for (const auto& h : history.recent(s.user, s.time, 20)) z += itemcf.similarity(h.item, s.item);
+        return z;
+    };
+    std::vector<Row> rows;
+    auto add_row = [&](std::string name, std::string what, auto& rec, double auc_value) {
+        rows.push_back({std::move(name), std::move(what), recall_of(rec, history, all, K, ni), recall_of(rec, history, fresh, K, ni), auc_value});
+    };
+    const double pipeline_auc = integrated_auc(full), base_auc = auc_of([](const EEISample& s) { return s.base_logit; });
+    auto pipeline = merged(u2e2i, share);
+    add_row("pipeline", "LLM-KERec: U2E2I merged with the existing channels; base ranker + E-E-I", pipeline, pipeline_auc);
+    add_row("popularity", "most billed items", pop, auc_of([&](const EEISample& s) { return pop.score(s.item); }));
+    add_row("itemcf", "item-CF, cosine over shopping days", itemcf, auc_of(cf_score));
+    add_row("assoc_rules", fmt::format("association rules ({} rules)", rules.rule_count()), rules, auc_of(rule_score));
+    rows.push_back({"base_ranker", "the existing ranker alone (ranking only)", NAN, NAN, base_auc});
+    add_row("u2e2i_only", "the complementary channel alone", u2e2i, pipeline_auc);
+    auto existing = merged(u2e2i, {share.first, 0.0});
+    add_row("no_u2e2i", "existing channels only (ranking unchanged)", existing, pipeline_auc);
+    add_row("no_eei", "base ranker alone (recall unchanged)", pipeline, base_auc);
+    add_row("no_contrastive", "embeddings without the InfoNCE term (recall unchanged)", pipeline, integrated_auc(no_contrastive));
+    auto no_feedback_merged = merged(u2e2i_no_feedback, share);
+    add_row("no_feedback", "graph weights = LLM confidence", no_feedback_merged, integrated_auc(no_feedback));
+    // A new-item quota: 10% of the list for U2E2I's items without a sale in training (cold start).
+    auto unsold = [&](ItemId i) { return bills[i.index()] == 0.0f; };
+    FilteredChannel<U2E2IRecall<FeedbackGraph>, decltype(unsold)> u2e2i_unsold(u2e2i, unsold, 1000);
+    ChannelMerger<PopularityRecommender, ItemCF, U2E2IRecall<FeedbackGraph>, decltype(u2e2i_unsold)> with_quota(
+        {1.0, share.first, share.second, (1.0 + share.first + share.second) / 9.0}, pop, itemcf, u2e2i, u2e2i_unsold);
+    add_row("pipeline_new_quota", "pipeline + 10% of the list for unsold items (U2E2I)", with_quota, pipeline_auc);
+    std::vector<std::pair<double, double>> curve;  // U2E2I share -> test recall (item-CF share as chosen)
+    for (double c : {0.0, 0.05, 0.1, 0.25, 0.5, 1.0}) {
+        auto m = merged(u2e2i, {share.first, c});
+        curve.emplace_back(c, recall_of(m, history, all, K, ni));
+    }
+    clock.lap("evaluate");
+
+    // 10. The figures: the knowledge graph against the hidden truth, then the table.
     std::vector<EntityPair> edges;
     std::vector<double> llm_weight, learned_weight;
-    const auto& g = learned.graph;
-    for (std::uint32_t a = 0; a < g.node_count(); ++a) {
-        const auto row = g.neighbors(EntityId{a});
-        for (std::size_t k = 0; k < row.size(); ++k) {
-            edges.push_back(EntityPair{EntityId{a}, row.targets[k]});
-            learned_weight.push_back(row.weights[k]);
-            llm_weight.push_back(row.payload[k].prior);
-        }
-    }
+    for (auto [a, b, w, payload] : kerec::edges(learned.graph))
+        edges.push_back({a, b}), learned_weight.push_back(w), llm_weight.push_back(payload.prior);
     const double coverage = sim::traffic_coverage(world, pairs, true);
     const auto graph_pr = sim::edge_precision_recall(world, edges);
-    const double rho_llm = sim::strength_spearman(world, edges, llm_weight);
-    const double rho_learned = sim::strength_spearman(world, edges, learned_weight);
-    double total_s = 0;
-    for (auto& [name, s] : times) total_s += s;
-
+    const double rho_llm = sim::strength_spearman(world, edges, llm_weight), rho_learned = sim::strength_spearman(world, edges, learned_weight);
+    // One list of figures, printed as JSON lines (--json) or as the report's first block.
+    const double pct_asked = 100.0 * static_cast<double>(pairs.size()) / static_cast<double>(all_pairs);
+    const std::vector<Figure> figures = {
+        {"demo.kg.items_linked_right", static_cast<double>(linked_right) / static_cast<double>(ni), "share of items", "items linked to their true entity", fmt::format("{:.1f}%", 100.0 * static_cast<double>(linked_right) / static_cast<double>(ni))},
+        {"demo.kg.all_pairs", static_cast<double>(all_pairs), "pairs", "", ""},
+        {"demo.kg.pairs", static_cast<double>(pairs.size()), "pairs", "entity pairs asked of the LLM (of all ordered pairs)", fmt::format("{} ({:.2f}%)", pairs.size(), pct_asked)},
+        {"demo.kg.coverage", coverage, "share of complementary traffic", "complementary traffic those pairs cover", fmt::format("{:.1f}%", 100.0 * coverage)},
+        {"demo.kg.llm_calls", static_cast<double>(judged.asked), "pairs asked this run", "pairs asked this run / answered from the store", fmt::format("{} / {}", judged.asked, judged.cached)},
+        {"demo.kg.cached_judgments", static_cast<double>(judged.cached), "judgments", "", ""},
+        {"demo.kg.rerun_judge_calls", judged.cached == pairs.size() ? static_cast<double>(judged.asked) : -1.0, "calls (-1: this run was not a rerun)", "", ""},
+        {"demo.kg.graph_edges", static_cast<double>(learned.graph.edge_count()), "edges", "graph edges (latest answer yes)", fmt::format("{}", learned.graph.edge_count())},
+        {"demo.kg.graph_precision", graph_pr.precision(), "precision", "precision / recall vs the hidden complements", fmt::format("{:.3f} / {:.3f}", graph_pr.precision(), graph_pr.recall())},
+        {"demo.kg.graph_recall", graph_pr.recall(), "recall", "", ""},
+        {"demo.kg.spearman_llm_only", rho_llm, "rho", "Spearman(weight, hidden strength): LLM / learned", fmt::format("{:.3f} / {:.3f}", rho_llm, rho_learned)},
+        {"demo.kg.spearman_learned", rho_learned, "rho", "", ""},
+        {"demo.eei.samples_stage1", static_cast<double>(full.stage1.size()), "samples", "E-E-I samples: stage 1 / stage 2 / test", fmt::format("{} / {} / {}", full.stage1.size(), full.stage2.size(), full.test.size())},
+        {"demo.eei.stage1_valid_auc", full.eei.stage1.best_valid_auc, "AUC", "E-E-I stage-1 validation AUC", fmt::format("{:.4f}", full.eei.stage1.best_valid_auc)},
+        {"demo.merge_share.itemcf", share.first, "item-CF share chosen on [t2, t3) (popularity 1)", "channel shares popularity : item-CF : U2E2I", fmt::format("1 : {} : {}", share.first, share.second)},
+        {"demo.merge_share.u2e2i", share.second, "U2E2I share chosen on [t2, t3) (popularity 1)", "", ""},
+        {"demo.u2e2i.recency_half_life_days", recall_options.recency_half_life / 86400, "days, chosen on [t2, t3)", "U2E2I recency half-life", fmt::format("{:.0f} d", recall_options.recency_half_life / 86400)},
+    };
     if (opt.json) {
-        auto fig = [](std::string_view name, double v, std::string_view unit) {
-            fmt::print("{{\"name\": \"{}\", \"value\": {:.6g}, \"unit\": \"{}\"}}\n", name, v, unit);
-        };
-        fig("demo.kg.extract_f1_in_dict", span_in_dict.f1(), "F1");
-        fig("demo.kg.extract_f1_held_out", span_held_out.f1(), "F1");
-        fig("demo.kg.llm_calls", static_cast<double>(judged.asked), "calls");
-        fig("demo.kg.cached_judgments", static_cast<double>(judged.cached), "judgments");
-        fig("demo.kg.all_pairs", static_cast<double>(all_pairs), "pairs");
-        fig("demo.kg.pairs", static_cast<double>(pairs.size()), "pairs");
-        fig("demo.kg.coverage", coverage, "share of complementary traffic");
-        fig("demo.kg.graph_precision", graph_pr.precision(), "precision");
-        fig("demo.kg.graph_recall", graph_pr.recall(), "recall");
-        fig("demo.kg.spearman_llm_only", rho_llm, "rho");
-        fig("demo.kg.spearman_learned", rho_learned, "rho");
-        fig("demo.kg.rerun_judge_calls", judged.cached == pairs.size() ? static_cast<double>(judged.asked) : -1.0,
-            "calls (-1: this run was not a rerun)");
-        fig("demo.kg.total_s", total_s, "s");
+        using examples::emit;
+        for (const Figure& f : figures) emit(f.name, f.value, f.unit);
+        for (const Row& r : rows) {
+            if (!std::isnan(r.recall)) emit(fmt::format("demo.{}.recall_at_50", r.name), r.recall, "recall@50, next purchases");
+            if (!std::isnan(r.recall_new)) emit(fmt::format("demo.{}.recall_at_50_new", r.name), r.recall_new, "recall@50, next purchases of new items");
+            emit(fmt::format("demo.{}.auc", r.name), r.auc, "AUC, held-out complementary exposures");
+        }
+        for (const auto& [c, r] : curve) emit(fmt::format("demo.merge_curve.{}.recall_at_50", c), r, "recall@50 (test) at this U2E2I share");
+        emit("demo.total_s", clock.total(), "s");
         return 0;
     }
 
-    fmt::print("LLM-KERec knowledge graph on the '{}' marketplace (seed {})\n", opt.size, opt.seed);
-    fmt::print("{} entities, {} items, {} events; store {}\n\n", world.entities().size(), world.items().size(),
-               world.events().size(), store_path.string());
-    fmt::print("  {:<46} {:>14} {:>14}\n", "", "in dictionary", "held out");
-    fmt::print("  {:<46} {:>14.3f} {:>14.3f}\n", "extraction span F1 (dictionary + CRF)", span_in_dict.f1(), span_held_out.f1());
-    fmt::print("  {:<46} {:>14}\n", "items linked to an entity (correct entity)",
-               fmt::format("{} ({:.1f}%)", linked, 100.0 * static_cast<double>(linked_right) / static_cast<double>(item_entity.size())));
-    fmt::print("  {:<46} {:>14}\n", "candidate new entities (unlinked, seen >= 3x)", discovery.candidates(3).size());
-    fmt::print("\n  {:<46} {:>14}\n", "all ordered entity pairs", all_pairs);
-    fmt::print("  {:<46} {:>14}\n", "pairs generated (segmented, budgeted)", pairs.size());
-    fmt::print("  {:<46} {:>13.1f}%\n", "LLM calls saved versus all pairs",
-               100.0 * (1.0 - static_cast<double>(pairs.size()) / static_cast<double>(all_pairs)));
-    fmt::print("  {:<46} {:>13.1f}%\n", "complementary traffic covered by the pairs", 100.0 * coverage);
-    fmt::print("  {:<46} {:>14}\n", "judge calls this run", judged.asked);
-    fmt::print("  {:<46} {:>14}\n", "answered from the store (not asked again)", judged.cached);
-    if (!recovery.clean()) {
-        fmt::print("  {:<46} {:>14}\n", "store damaged: intact records kept", recovery.records);
-        fmt::print("  {:<46} {:>14}\n", "  damaged bytes moved to the quarantine file", recovery.quarantined_bytes);
-        fmt::print("  {:<46} {:>14}\n", "  torn bytes cut at the end", recovery.torn_bytes);
-    }
-    if (judged.asked == 0 && judged.cached > 0) fmt::print("  -> rerun: every pair was answered from the store, 0 judge calls\n");
-    fmt::print("\n  {:<46} {:>14}\n", "graph edges (LLM said yes)", g.edge_count());
-    fmt::print("  {:<46} {:>14.3f}\n", "graph precision vs hidden complements", graph_pr.precision());
-    fmt::print("  {:<46} {:>14.3f}\n", "graph recall vs hidden complements", graph_pr.recall());
-    fmt::print("  {:<46} {:>14.3f}\n", "Spearman(weight, hidden strength): LLM only", rho_llm);
-    fmt::print("  {:<46} {:>14.3f}\n", "Spearman(weight, hidden strength): learned", rho_learned);
-    fmt::print("  {:<46} {:>14}\n", "complements shown after purchases (exploration)", online.size());
-    fmt::print("  {:<46} {:>14}\n", "exposures attributed to graph edges", learned.stats.attributed_exposures);
+    fmt::print("LLM-KERec on the '{}' marketplace (seed {}): {} entities, {} items ({} new after day {}), {} events\n\n", opt.size, opt.seed, ne,
+               ni, world.items_arriving_from(t3).size(), t3 / 86400, log.size());
+    if (!recovery.clean())
+        fmt::print("  the store was damaged: {} records kept, {} bytes quarantined, {} torn bytes cut\n", recovery.records, recovery.quarantined_bytes, recovery.torn_bytes);
+    for (const Figure& f : figures)
+        if (!f.label.empty()) fmt::print("    {:<52} {:>14}\n", f.label, f.text);
+    fmt::print("\n  {:<18} {:>11} {:>11} {:>8}  {}\n", "method", "recall@50", "new items", "AUC", "");
+    auto cell = [](double v, int w) { return std::isnan(v) ? fmt::format("{:>{}}", "-", w) : fmt::format("{:>{}.4f}", v, w); };
+    for (const Row& r : rows) fmt::print("  {:<18} {} {} {}  {}\n", r.name, cell(r.recall, 11), cell(r.recall_new, 11), cell(r.auc, 8), r.what);
+    fmt::print("  ({} next purchases, {} of new items, after day {}; AUC on {} held-out complementary exposures)\n", all.size(), fresh.size(),
+               t3 / 86400, full.test.size());
     fmt::print("\n  wall time per stage\n");
-    for (auto& [name, s] : times) fmt::print("    {:<44} {:>12.2f} s\n", name, s);
-    fmt::print("    {:<44} {:>12.2f} s\n", "total", total_s);
+    for (const auto& [name, s] : clock.stages) fmt::print("    {:<44} {:>8.2f} s\n", name, s);
+    fmt::print("    {:<44} {:>8.2f} s\n", "total", clock.total());
 
-    // Five of the 50 most popular entities, those with the strongest learned complement, and their
-    // top complements; the last column checks each against the hidden truth.
-    std::vector<EntityId> showcase_entities;
-    for (EntityId e : popularity.by_rank()) {
-        if (g.degree(e) > 0) showcase_entities.push_back(e);
-        if (showcase_entities.size() == 50) break;
-    }
-    std::stable_sort(showcase_entities.begin(), showcase_entities.end(),
-                     [&](EntityId a, EntityId b) { return g.neighbors(a).weights[0] > g.neighbors(b).weights[0]; });
-    showcase_entities.resize(std::min<std::size_t>(5, showcase_entities.size()));
-    fmt::print("\n  top complements: learned weight, LLM confidence, rationale, and whether the hidden graph agrees\n");
-    for (EntityId e : showcase_entities) {
-        fmt::print("  {}\n", world.entities().name(e));
-        const auto row = g.top_k(e, 3);
-        for (std::size_t k = 0; k < row.size(); ++k) {
-            const Judgment* j = store.find(EntityPair{e, row.targets[k]}, model, prompt_version);
-            std::string_view why = j ? std::string_view(j->rationale) : std::string_view();
-            while (!why.empty() && (why.front() == ' ' || why.front() == ',' || why.front() == '.')) why.remove_prefix(1);
-            fmt::print("    -> {:<30} {:6.3f} {:5.2f}  {:<28.28} {}\n", world.entities().name(row.targets[k]), row.weights[k],
-                       row.payload[k].prior, why, world.strength(e, row.targets[k]) > 0 ? "true" : "false positive");
+    // 11. Three users: recent bills, then the pipeline's list with each item's path and rationale.
+    std::vector<Recommendation> out;
+    std::size_t shown = 0;
+    for (std::uint32_t u = 0; u < history.user_count() && shown < opt.users; ++u) {
+        const auto recent = history.recent(UserId(u), t3, 4);
+        if (recent.size() < 3) continue;
+        pipeline.recommend(RecommendRequest{UserId(u), recent, t3, 10, {}}, out);
+        if (std::none_of(out.begin(), out.end(), [](const Recommendation& r) { return r.why.trigger.valid(); })) continue;
+        ++shown;
+        fmt::print("\nuser {}: recent bills\n", u);
+        for (const auto& b : recent) fmt::print("    day {:>2}  {:<44} [{}]\n", b.time / 86400, world.item(b.item).title, world.entities().name(world.item(b.item).entity));
+        fmt::print("  recommended next, top {}:\n", out.size());
+        std::string existing_items;
+        for (std::size_t k = 0; k < out.size(); ++k) {
+            const auto& r = out[k];
+            if (!r.why.trigger.valid()) {
+                existing_items += fmt::format("{}{} ({})", existing_items.empty() ? "" : "; ", world.item(r.item).title, k + 1);
+                continue;
+            }
+            const float truth = world.strength(r.why.trigger, r.why.complement);
+            fmt::print("    {:>2}. {}\n        because of {} -> {}: learned weight {:.3f}, LLM confidence {:.2f}, {} [{}]\n", k + 1,
+                       world.item(r.item).title, world.entities().name(r.why.trigger), world.entities().name(r.why.complement), r.why.edge_weight,
+                       r.why.llm_confidence, r.why.rationale.empty() ? std::string("(no rationale)") : fmt::format("\"{}\"", r.why.rationale), truth > 0 ? fmt::format("true complement, s = {:.2f}", truth) : std::string("not a complement"));
         }
+        fmt::print("    from the existing channels (popularity, item-CF): {}\n", existing_items);
     }
     return 0;
 } catch (const std::exception& e) {

@@ -20,6 +20,7 @@
 #include <kerec/eval/basket_csv.hpp>
 #include <kerec/eval/baskets.hpp>
 #include <kerec/eval/item_cf.hpp>
+#include <kerec/eval/next_item.hpp>
 #include <kerec/eval/popularity_recommender.hpp>
 
 #include "../test_util.hpp"
@@ -529,4 +530,55 @@ TEST_CASE("association rules: arules' 5,668 rules on Groceries at support 0.001,
     CHECK(members.size() == 3898);
     const Baskets trips = Baskets::from_events(ev, BasketKey::user_day, items.size());
     CHECK(trips.size() == 14963);  // the (member, date) transactions of the public data set
+}
+
+TEST_CASE("next-item protocol: queries, contexts without same-time bills, sampling, evaluation") {
+    auto bill = [](std::uint32_t u, std::uint32_t i, std::int64_t t) {
+        Event e{};
+        e.user = UserId(u), e.item = ItemId(i), e.time = t, e.kind = EventKind::bill;
+        return e;
+    };
+    // user 0: items 1, 2 at t=1; 3 at t=5; 4 at t=9. user 1: item 7 at t=6 only. user 2: 1 at t=2, 3 at t=8.
+    const std::vector<Event> log = {bill(0, 1, 1), bill(0, 2, 1), bill(2, 1, 2), bill(0, 3, 5), bill(1, 7, 6), bill(2, 3, 8), bill(0, 4, 9)};
+    const UserHistory h(log);
+    NextItemOptions o;
+    o.from = 5;
+    auto q = next_item_queries(h, o);
+    REQUIRE(q.size() == 3);  // user 0 at t=5 and t=9, user 2 at t=8; user 1 has no earlier bill
+    CHECK(q[0].user == UserId(0));
+    CHECK(q[0].target == ItemId(3));
+    CHECK(next_item_request(h, q[0], 5).context.size() == 2);
+    CHECK(next_item_request(h, q[1], 5).context.size() == 3);
+    CHECK(q[2].target == ItemId(3));
+    o.from = 0;
+    o.max_context = 1;
+    q = next_item_queries(h, o);
+    REQUIRE(q.size() == 4);  // item 2 at t=1: item 1, billed before it at the same time, is its context
+    CHECK(next_item_request(h, q[0], 5).context[0].item == ItemId(1));
+    o.same_time_context = false;
+    q = next_item_queries(h, o);
+    REQUIRE(q.size() == 3);  // the bills at t=1 share their time: neither is the other's context
+    CHECK(next_item_request(h, q[1], 5).context.size() == 1);
+    CHECK(next_item_request(h, q[1], 5).context[0].item == ItemId(3));
+    // sampling: a subset in order, reproducible
+    const auto s1 = subsample(q, 2, 7), s2 = subsample(q, 2, 7);
+    REQUIRE(s1.size() == 2);
+    CHECK((s1[0].time < s1[1].time || s1[0].user < s1[1].user));
+    CHECK(s1[0].target == s2[0].target);
+    CHECK(subsample(q, 10, 7).size() == 3);
+    // a recommender that always says item 3 hits two of three
+    struct Three {
+        void recommend(const RecommendRequest&, std::vector<Recommendation>& out) { out.assign(1, Recommendation{ItemId(3), 1.0f, {}}); }
+    } three;
+    const auto ev = evaluate_next_items(three, h, q, 10, 8);
+    CHECK(ev.queries() == 3);
+    CHECK(ev.recall()[0] + ev.recall()[1] + ev.recall()[2] == doctest::Approx(2.0));
+    // bad input
+    o.max_context = 0;
+    CHECK_THROWS_AS(next_item_queries(h, o), InvalidArgument);
+    o.max_context = 3, o.from = 5, o.to = 5;
+    CHECK_THROWS_AS(next_item_queries(h, o), InvalidArgument);
+    NextItemQuery bad = q[0];
+    bad.context_end = 99;
+    CHECK_THROWS_AS(next_item_request(h, bad, 5), OutOfRange);
 }

@@ -353,3 +353,27 @@ TEST_CASE("integrated recommender: U2E2I recall scored by base ranker + E-E-I + 
     CHECK(pop.of(ItemId(7)) == 2);
     CHECK_THROWS_AS(pop.of(ItemId(8)), OutOfRange);
 }
+
+TEST_CASE("fit_two_stage: the same model and integration as both stages by hand; bad split is an error") {
+    const auto h = random_embeddings<float>(30, 8, 5);
+    auto s1 = synthetic(h, 2000, 6), s2 = synthetic(h, 1000, 7);
+    Rng rng(8);
+    for (auto* s : {&s1, &s2})
+        for (auto& x : *s) x.base_logit = static_cast<float>(x.edge_weight * 2.0 - 1.0 + 0.3 * rng.normal());
+    EEIConfig cfg;
+    cfg.hidden = {16};
+    cfg.max_epochs = 8;
+    const auto segments = ItemSegments::none(1);
+    const auto r = fit_two_stage(h, 1, s1, s2, segments, cfg, 0.2);
+    EEIModel<float> m(8, 1, cfg);
+    const auto rep = m.fit(h, std::span<const EEISample>(s1).first(1600), std::span<const EEISample>(s1).last(400));
+    const auto integ = fit_integration(m, h, s2, segments);
+    CHECK(std::equal(m.parameters().begin(), m.parameters().end(), r.model.parameters().begin()));
+    CHECK(r.stage1.best_epoch == rep.best_epoch);
+    CHECK(r.integration.coefficients(0).a == doctest::Approx(integ.coefficients(0).a));
+    CHECK(r.integration.coefficients(0).b == doctest::Approx(integ.coefficients(0).b));
+    CHECK(r.integration.coefficients(0).b > 0.0);  // the E-E-I logit carries signal beyond the base logit
+    CHECK_THROWS_AS(fit_two_stage(h, 1, s1, s2, segments, cfg, 1.0), InvalidArgument);
+    CHECK_THROWS_AS(fit_two_stage(h, 1, s1, s2, segments, cfg, std::nan("")), InvalidArgument);
+    CHECK_THROWS_AS(fit_two_stage(h, 1, std::span<const EEISample>{}, s2, segments, cfg), InvalidArgument);
+}

@@ -12,7 +12,7 @@
 // model behind U2E2I (a RecallScorer); IntegratedScorer combines base ranker, E-E-I and the
 // integration, and IntegratedRecommender = U2E2IRecall over it (a Recommender).
 // Fitting: O(iterations · n · p²) for p ≤ 5 parameters; scoring O(1) per candidate beyond the
-// model's forward pass.
+// model's forward pass. fit_two_stage() runs stage 1 (EEIModel::fit) and stage 2 in one call.
 #pragma once
 
 #include <algorithm>
@@ -377,6 +377,29 @@ EEIIntegration fit_integration(const EEIModel<Scalar>& model, const EntityEmbedd
     EEIIntegration integ;
     integ.fit(base, eei, y, seg, segments.count(), cfg);
     return integ;
+}
+
+/// Both stages in one call: stage 1 fits a new E-E-I model on `stage1` (its last `valid_share`
+/// for early stopping), stage 2 integrates the frozen model with the base ranker on `stage2`
+/// (base_logit filled in both). The model, its integration and stage 1's report.
+template <class Scalar = float>
+struct TwoStageEEI {
+    EEIModel<Scalar> model{};
+    EEIIntegration integration{};
+    EEIFitReport stage1{};
+};
+
+template <class Scalar>
+TwoStageEEI<Scalar> fit_two_stage(const EntityEmbeddings<Scalar>& h, std::size_t feature_dim, std::span<const EEISample> stage1,
+                                  std::span<const EEISample> stage2, const ItemSegments& segments, const EEIConfig& config = {},
+                                  double valid_share = 0.15, ProgressCallback progress = {}) {
+    if (!(valid_share >= 0.0 && valid_share < 1.0))
+        throw InvalidArgument(fmt::format("fit_two_stage: valid_share = {} (expected in [0, 1))", valid_share));
+    const auto nv = static_cast<std::size_t>(valid_share * static_cast<double>(stage1.size()));
+    TwoStageEEI<Scalar> r{EEIModel<Scalar>(h.dim(), feature_dim, config), {}, {}};
+    r.stage1 = r.model.fit(h, stage1.first(stage1.size() - nv), stage1.last(nv), std::move(progress));
+    r.integration = fit_integration(r.model, h, stage2, segments);
+    return r;
 }
 
 }  // namespace kerec
