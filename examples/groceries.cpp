@@ -400,28 +400,37 @@ std::shared_ptr<const FeedbackGraph> learn_weights(const FeedbackGraph& prior, c
     return std::make_shared<const FeedbackGraph>(FeedbackLearner(fo).learn(prior, events, map).graph);
 }
 
-/// Every recommender of task 1, trained on one set of baskets.
-struct CompletionModels {
+/// What both tasks train on one set of baskets: the baselines, the LLM graph and its learned
+/// weights, U2E2I over each (the learned one with recency half-life `half_life`), cold_rule at `beta`.
+struct TrainedOn {
     CoCounts counts;
     ItemCF itemcf;
     AssociationRules rules;
     PopularityRecommender popularity;
     std::shared_ptr<const FeedbackGraph> prior, learned;
     U2E2IRecall<FeedbackGraph> llm, complementary;
+    ColdRule cold_rule;
+
+    TrainedOn(const Baskets& train, std::shared_ptr<const FeedbackGraph> prior_graph, const ItemEntityMap& map, double half_life, double beta)
+        : counts(train), itemcf(train), rules(train, AprioriOptions{.min_support = 0.001, .min_confidence = 0.1}), popularity(train),
+          prior(std::move(prior_graph)), learned(learn_weights(*prior, train, counts, map)), llm(prior, map, u2e2i_options(0)),
+          complementary(learned, map, u2e2i_options(half_life)), cold_rule(rules, *prior, counts, beta) {}
+};
+
+/// Every recommender of task 1: the warm channel (with E-E-I unless `eei` is false) and the cold
+/// channel (U2E2I over the learned graph, items without history), merged.
+struct CompletionModels : TrainedOn {
     std::function<bool(ItemId)> no_history;
     FilteredChannel<U2E2IRecall<FeedbackGraph>, std::function<bool(ItemId)>> cold_channel;
     WarmRanker warm;
     ChannelMerger<WarmRanker, decltype(cold_channel)> pipeline;
-    ColdRule cold_rule;
 
     CompletionModels(const Baskets& train, std::shared_ptr<const FeedbackGraph> prior_graph, const ItemEntityMap& map, std::uint64_t seed,
                      bool eei = true)
-        : counts(train), itemcf(train), rules(train, AprioriOptions{.min_support = 0.001, .min_confidence = 0.1}), popularity(train),
-          prior(std::move(prior_graph)), learned(learn_weights(*prior, train, counts, map)), llm(prior, map, u2e2i_options(0)),
-          complementary(learned, map, u2e2i_options(0)), no_history([this](ItemId i) { return !counts.has_history(i); }),
+        : TrainedOn(train, std::move(prior_graph), map, 0.0, kBetas[0]), no_history([this](ItemId i) { return !counts.has_history(i); }),
           cold_channel(complementary, no_history, map.item_count()),
           warm(train, counts, *learned, eei_edge_logits(train, counts, *learned, map, seed, eei), seed),
-          pipeline({1.0, 0.0}, warm, cold_channel), cold_rule(rules, *prior, counts, kBetas[0]) {}
+          pipeline({1.0, 0.0}, warm, cold_channel) {}
 };
 
 /// Task 2 split: for each member with enough baskets, the basket `back` from the end is the
@@ -450,22 +459,12 @@ void next_basket_split(const Baskets& b, std::size_t back, Baskets& train, std::
     train = b.subset(keep);
 }
 
-/// Every recommender of task 2, trained on one set of baskets.
-struct NextBasketModels {
-    CoCounts counts;
-    ItemCF itemcf;
-    AssociationRules rules;
-    PopularityRecommender popularity;
-    std::shared_ptr<const FeedbackGraph> prior, learned;
-    U2E2IRecall<FeedbackGraph> llm, complementary;
+/// Every recommender of task 2: popularity (the base ranker) merged with U2E2I over recent bills.
+struct NextBasketModels : TrainedOn {
     ChannelMerger<PopularityRecommender, U2E2IRecall<FeedbackGraph>> pipeline;
-    ColdRule cold_rule;
 
     NextBasketModels(const Baskets& train, std::shared_ptr<const FeedbackGraph> prior_graph, const ItemEntityMap& map, double beta)
-        : counts(train), itemcf(train), rules(train, AprioriOptions{.min_support = 0.001, .min_confidence = 0.1}), popularity(train),
-          prior(std::move(prior_graph)), learned(learn_weights(*prior, train, counts, map)), llm(prior, map, u2e2i_options(0)),
-          complementary(learned, map, u2e2i_options(30.0 * 86400)), pipeline({1.0, 0.0}, popularity, complementary),
-          cold_rule(rules, *prior, counts, beta) {}
+        : TrainedOn(train, std::move(prior_graph), map, 30.0 * 86400, beta), pipeline({1.0, 0.0}, popularity, complementary) {}
 };
 
 struct Row {
