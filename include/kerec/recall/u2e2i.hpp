@@ -120,7 +120,8 @@ class U2E2IWorkspace {
 public:
     std::size_t memory_bytes() const noexcept {
         return triggers_.capacity() * sizeof(Trigger) + entity_mark_.capacity() * sizeof(Mark) + touched_.capacity() * sizeof(Touched) +
-               item_mark_.capacity() * 4 + heap_.capacity() * sizeof(Cursor) + tied_.capacity() * sizeof(Tied) +
+               item_mark_.capacity() * 4 + cursors_.capacity() * sizeof(Cursor) + heap_.capacity() * sizeof(HeapEntry) +
+               tied_.capacity() * sizeof(Tied) +
                candidates_.capacity() * sizeof(RecallCandidate) + via_.capacity() * 4 + logits_.capacity() * 4 + order_.capacity() * 4;
     }
 
@@ -147,13 +148,15 @@ private:
         std::uint32_t stamp = 0, slot = 0;
     };
     struct Cursor {  // the next unread item of one complementary entity's (capped) item row
-        float score;                  // its path score
-        ItemId item;
-        std::uint32_t slot;           // index into touched_
-        std::uint32_t left;           // items of the row not yet read, this one included
-        const ItemId* id;             // this item in the row
+        const ItemId* id;    // this item in the row
         const float* prior;
-        std::ptrdiff_t step;          // +1; −1 when s(c) < 0 (then a lower prior scores higher)
+        std::ptrdiff_t step;  // +1; −1 when s(c) < 0 (then a lower prior scores higher)
+        std::uint32_t slot;  // index into touched_
+        std::uint32_t left;  // items of the row not yet read, this one included
+    };
+    struct HeapEntry {  // a max-heap on the path score of each cursor's next item
+        float score;
+        std::uint32_t cursor;
     };
     struct Tied {  // one item of a run of equal path scores
         ItemId item;
@@ -177,7 +180,8 @@ private:
     std::vector<Mark> entity_mark_;  // entity → index into touched_
     std::vector<Touched> touched_;
     std::vector<std::uint32_t> item_mark_;  // item → stamp of the request that took or excluded it
-    std::vector<Cursor> heap_;
+    std::vector<Cursor> cursors_;
+    std::vector<HeapEntry> heap_;
     std::vector<Tied> tied_;
     std::vector<RecallCandidate> candidates_;
     std::vector<std::uint32_t> via_;  // candidate → index into touched_ (its path)
@@ -273,6 +277,7 @@ public:
         ws.via_.clear();
         ws.triggers_.clear();
         ws.touched_.clear();
+        ws.cursors_.clear();
         ws.heap_.clear();
         if (request.k == 0) return {};
         const std::uint32_t stamp = ws.next_stamp(map.entity_count(), map.item_count());
@@ -352,6 +357,7 @@ public:
         // skipped. A run of equal scores is taken whole and ordered by (item, path found first).
         const std::size_t L = path_score_only ? request.k : opt_.max_candidates;
         const float floor = opt_.min_prior;
+        auto& cursors = ws.cursors_;
         auto& heap = ws.heap_;
         for (std::uint32_t slot = 0; slot < ws.touched_.size(); ++slot) {
             const auto& e = ws.touched_[slot];
@@ -361,29 +367,39 @@ public:
             if (m == 0) continue;
             const std::ptrdiff_t step = e.score < 0.0f ? -1 : 1;
             const std::size_t first = step > 0 ? 0 : m - 1;
-            const ItemId* id = e.ids + first;
-            const float* prior = e.priors + first;
-            heap.push_back({e.score * std::max(*prior, floor), *id, slot, m, id, prior, step});
-            detail::prefetch(&ws.item_mark_[id->index()]);  // each pop reads its item's mark: fetch it early
+            heap.push_back({e.score * std::max(e.priors[first], floor), static_cast<std::uint32_t>(cursors.size())});
+            cursors.push_back({e.ids + first, e.priors + first, step, slot, m});
+            detail::prefetch(&ws.item_mark_[e.ids[first].index()]);  // each pop reads its item's mark: fetch it early
         }
-        const auto lower = [](const U2E2IWorkspace::Cursor& a, const U2E2IWorkspace::Cursor& b) { return a.score < b.score; };
+        const auto lower = [](const U2E2IWorkspace::HeapEntry& a, const U2E2IWorkspace::HeapEntry& b) { return a.score < b.score; };
         std::make_heap(heap.begin(), heap.end(), lower);
+        const auto sift_down = [&heap] {  // restore the heap after heap[0] changed
+            const auto v = heap[0];
+            const std::size_t n = heap.size();
+            std::size_t i = 0;
+            for (std::size_t c = 1; c < n; i = c, c = 2 * c + 1) {
+                if (c + 1 < n && heap[c + 1].score > heap[c].score) ++c;
+                if (!(heap[c].score > v.score)) break;
+                heap[i] = heap[c];
+            }
+            heap[i] = v;
+        };
         auto& tied = ws.tied_;
         while (!heap.empty() && ws.candidates_.size() < L) {
             const float p = heap.front().score;
             tied.clear();
             do {  // every unread item scoring p
-                std::pop_heap(heap.begin(), heap.end(), lower);
-                auto& c = heap.back();
-                if (ws.item_mark_[c.item.index()] != stamp) tied.push_back({c.item, c.slot, *c.prior});
+                auto& c = cursors[heap.front().cursor];
+                if (ws.item_mark_[c.id->index()] != stamp) tied.push_back({*c.id, c.slot, *c.prior});
                 if (--c.left == 0) {
+                    heap.front() = heap.back();
                     heap.pop_back();
                 } else {
                     c.id += c.step, c.prior += c.step;
-                    c.item = *c.id, c.score = ws.touched_[c.slot].score * std::max(*c.prior, floor);
-                    detail::prefetch(&ws.item_mark_[c.item.index()]);
-                    std::push_heap(heap.begin(), heap.end(), lower);
+                    heap.front().score = ws.touched_[c.slot].score * std::max(*c.prior, floor);
+                    detail::prefetch(&ws.item_mark_[c.id->index()]);
                 }
+                if (!heap.empty()) sift_down();
             } while (!heap.empty() && heap.front().score == p);
             if (tied.size() > 1)
                 std::sort(tied.begin(), tied.end(), [](const auto& a, const auto& b) { return a.item != b.item ? a.item < b.item : a.slot < b.slot; });
