@@ -16,8 +16,10 @@
 // before the last are the history; recommend for the last (items not already in the history count).
 //
 // The pipeline is two recall channels merged by quota (ChannelMerger): a warm channel (a logistic
-// ranker over co-purchase statistics, popularity and the complementary graph's learned weights and
-// LLM confidences: the integration learns how far to trust an edge) and the complementary channel
+// ranker over co-purchase statistics, popularity, the complementary graph's learned weights and LLM
+// confidences, and the E-E-I logit of the context's edges to the candidate — E-E-I stage 1 fitted
+// on the baskets' complementary exposures over entity embeddings of the baskets; this logistic is
+// the integration stage, which learns how far to trust an edge) and the complementary channel
 // (U2E2I over the learned graph) restricted to items without sales history. The complementary
 // channel's share of the 10 slots is learned from the training split alone: inside it, held-out
 // "pseudo-cold" items are simulated the same way, and the (share, score floor) chosen is the one
@@ -42,6 +44,9 @@
 #include <kerec/core/random.hpp>
 #include <kerec/core/vocabulary.hpp>
 #include <kerec/eei/integration.hpp>
+#include <kerec/eei/model.hpp>
+#include <kerec/eei/samples.hpp>
+#include <kerec/embed/trainer.hpp>
 #include <kerec/eval/association_rules.hpp>
 #include <kerec/eval/basket_csv.hpp>
 #include <kerec/eval/baskets.hpp>
@@ -134,18 +139,55 @@ struct CoCounts {
     bool has_history(ItemId i) const { return freq[i.index()] > 0; }
 };
 
+/// E-E-I stage 1 on baskets: entity embeddings (SGNS over the training baskets, the second order
+/// from the learned graph, InfoNCE between them), then the E-E-I model fitted on the baskets'
+/// complementary exposures (a basket holding a shows each graph neighbour b of a; a click when b
+/// is in it too; b must have sales history). The result is the E-E-I logit of every graph edge,
+/// a dense n × n table (NaN where there is no edge), which the warm ranker's fit integrates.
+std::vector<float> eei_edge_logits(const Baskets& train, const CoCounts& counts, const FeedbackGraph& learned, const ItemEntityMap& map,
+                                   std::uint64_t seed, bool use) {
+    const std::size_t n = counts.n;
+    std::vector<float> table(n * n, std::numeric_limits<float>::quiet_NaN());
+    if (!use) return table;  // the no_eei ablation
+    const auto entity_baskets = as_entity_baskets(train);
+    std::vector<std::vector<EntityId>> lists;
+    for (const auto& b : entity_baskets)
+        if (b.size() >= 2) lists.emplace_back(b.begin(), b.end());
+    EmbedOptions eo;
+    eo.sgns.dim = 16, eo.sgns.seed = derive_seed(seed, 21), eo.epochs = 5;
+    const auto h = fit<float>(EntitySequences::from_lists(lists, n), learned, eo).final;
+    ItemFeatures features(n, 1);
+    for (std::uint32_t i = 0; i < n; ++i) features.row(ItemId{i})[0] = std::log1p(counts.freq[i]);
+    auto events = basket_feedback_events(std::span<const Basket>(entity_baskets), learned);
+    std::erase_if(events, [&](const Event& e) { return !counts.has_history(e.item); });
+    const auto samples = build_eei_samples(events, map, learned, &features);
+    EEIConfig ec;
+    ec.hidden = {16}, ec.seed = derive_seed(seed, 22), ec.max_epochs = 10;
+    EEIModel<float> model(h.dim(), features.dim(), ec);
+    const std::size_t nv = samples.size() / 7;  // the last baskets' samples validate (early stopping)
+    model.fit(h, std::span<const EEISample>(samples).first(samples.size() - nv), std::span<const EEISample>(samples).last(nv));
+    std::vector<EEISample> edges;
+    for (auto [a, b, w, payload] : kerec::edges(learned))
+        edges.push_back(EEISample{.user = UserId{0}, .trigger = a, .candidate = b, .item = ItemId{b.value()}, .position = 0, .time = 0, .edge_weight = w, .llm_confidence = payload.prior,
+                                  .item_features = {features.row(ItemId{b.value()}).begin(), features.row(ItemId{b.value()}).end()}, .base_logit = 0.0f, .label = 0.0f});
+    std::vector<float> z(edges.size());
+    model.score(h, edges, z);
+    for (std::size_t k = 0; k < edges.size(); ++k) table[edges[k].trigger.index() * n + edges[k].candidate.index()] = z[k];
+    return table;
+}
 
 /// The warm channel: logistic regression on, for a candidate j and the context C,
 ///   log popularity(j), log max_{i∈C} P(j | i), log Σ P(j | i), Σ_{i∈C} cos(i, j), Σ w_learned(i → j), Σ p_llm(i → j),
-///   the first two times log(1 + |C|), Σ log lift(i, j) (smoothed; a naive-Bayes score), 1
+///   the first two times log(1 + |C|), Σ log lift(i, j) (smoothed; a naive-Bayes score),
+///   max_{i∈C} E-E-I(i → j) over the context's edges to j and whether there is one, 1
 /// fitted on hide-one queries of the training baskets (their counts leave the query basket out),
 /// so the fit decides how far to trust the graph's edges next to the co-purchase statistics.
 class WarmRanker {
 public:
-    static constexpr std::size_t P = 10;
+    static constexpr std::size_t P = 12;
 
-    WarmRanker(const Baskets& train, const CoCounts& counts, const FeedbackGraph& learned, std::uint64_t seed)
-        : c_(&counts), n_(counts.n), w_(n_ * n_, 0.0f), conf_(n_ * n_, 0.0f) {
+    WarmRanker(const Baskets& train, const CoCounts& counts, const FeedbackGraph& learned, std::vector<float> eei, std::uint64_t seed)
+        : c_(&counts), n_(counts.n), w_(n_ * n_, 0.0f), conf_(n_ * n_, 0.0f), eei_(std::move(eei)) {
         for (std::uint32_t a = 0; a < n_; ++a) {
             const auto row = learned.neighbors(EntityId{a});
             for (std::size_t k = 0; k < row.size(); ++k) {
@@ -184,7 +226,7 @@ private:
         const bool jl = in_loo(j);
         const double N = static_cast<double>(c_->N) - (loo.empty() ? 0.0 : 1.0);
         const double nj = c_->freq[j.index()] - (jl ? 1.0 : 0.0);
-        double cond = 0, sum_cond = 0, cos = 0, w = 0, conf = 0, lift = 0;
+        double cond = 0, sum_cond = 0, cos = 0, w = 0, conf = 0, lift = 0, eei = -std::numeric_limits<double>::infinity();
         for (ItemId i : ctx) {
             const bool il = in_loo(i);
             const double ni = c_->freq[i.index()] - (il ? 1.0 : 0.0);
@@ -196,9 +238,11 @@ private:
             if (ni > 0 && nj > 0) cos += cij / std::sqrt(ni * nj);
             w += w_[i.index() * n_ + j.index()];
             conf += conf_[i.index() * n_ + j.index()];
+            if (const float z = eei_[i.index() * n_ + j.index()]; !std::isnan(z)) eei = std::max<double>(eei, z);
         }
+        const bool edge = std::isfinite(eei);
         const double pop = std::log((nj + 1.0) / (N + 1.0)), size = std::log(static_cast<double>(ctx.size()) + 1.0);
-        return {pop, std::log(cond + 1e-3), std::log(sum_cond + 1e-3), cos, w, conf, pop * size, std::log(cond + 1e-3) * size, lift, 1.0};
+        return {pop, std::log(cond + 1e-3), std::log(sum_cond + 1e-3), cos, w, conf, pop * size, std::log(cond + 1e-3) * size, lift, edge ? eei : 0.0, edge ? 1.0 : 0.0, 1.0};
     }
 
     // Hide-one queries of up to 3000 training baskets: the hidden item against every other item.
@@ -228,7 +272,7 @@ private:
 
     const CoCounts* c_;
     std::size_t n_;
-    std::vector<float> w_, conf_;
+    std::vector<float> w_, conf_, eei_;
     std::array<double, P> theta_{};
     std::vector<char> blocked_;
     std::vector<ItemId> ctx_;
@@ -370,11 +414,13 @@ struct CompletionModels {
     ChannelMerger<WarmRanker, decltype(cold_channel)> pipeline;
     ColdRule cold_rule;
 
-    CompletionModels(const Baskets& train, std::shared_ptr<const FeedbackGraph> prior_graph, const ItemEntityMap& map, std::uint64_t seed)
+    CompletionModels(const Baskets& train, std::shared_ptr<const FeedbackGraph> prior_graph, const ItemEntityMap& map, std::uint64_t seed,
+                     bool eei = true)
         : counts(train), itemcf(train), rules(train, AprioriOptions{.min_support = 0.001, .min_confidence = 0.1}), popularity(train),
           prior(std::move(prior_graph)), learned(learn_weights(*prior, train, counts, map)), llm(prior, map, u2e2i_options(0)),
           complementary(learned, map, u2e2i_options(0)), no_history([this](ItemId i) { return !counts.has_history(i); }),
-          cold_channel(complementary, no_history, map.item_count()), warm(train, counts, *learned, seed),
+          cold_channel(complementary, no_history, map.item_count()),
+          warm(train, counts, *learned, eei_edge_logits(train, counts, *learned, map, seed, eei), seed),
           pipeline({1.0, 0.0}, warm, cold_channel), cold_rule(rules, *prior, counts, kBetas[0]) {}
 };
 
@@ -530,12 +576,16 @@ int main(int argc, char** argv) try {
     m.pipeline.set_floors({-std::numeric_limits<float>::infinity(), score_floor});
     m.pipeline.set_shares({1.0 - kShares[chosen], kShares[chosen]});
     m.cold_rule.set_beta(kBetas[chosen_beta]);
+    CompletionModels m0(train, prior, map, derive_seed(opt.seed, 7), false);  // the same without E-E-I
+    m0.pipeline.set_floors(m.pipeline.floors());
+    m0.pipeline.set_shares(m.pipeline.shares());
     std::vector<Row> rows;
     auto run1 = [&](std::string name, auto& rec) {
         Row r{std::move(name), evaluate(rec, q_all, n).summary(boot), evaluate(rec, q_cold, n).summary(boot), {}};
         rows.push_back(std::move(r));
     };
     run1("pipeline", m.pipeline);
+    run1("no_eei", m0.pipeline);
     run1("llm_graph", m.llm);
     run1("cold_rule", m.cold_rule);
     run1("assoc_rules", m.rules);
@@ -579,6 +629,7 @@ int main(int argc, char** argv) try {
             if (r.method == name) r.next = evaluate(rec, q_next, n).summary(boot);
     };
     run2("pipeline", m2.pipeline);
+    run2("no_eei", m2.pipeline);  // the next-basket pipeline has no E-E-I stage
     run2("llm_graph", m2.llm);
     run2("cold_rule", m2.cold_rule);
     run2("assoc_rules", m2.rules);

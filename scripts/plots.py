@@ -112,7 +112,7 @@ demo = ["pipeline", "popularity", "itemcf", "assoc_rules", "u2e2i_only", "no_u2e
 bars(demo, "demo.{}.recall_at_50", "synthetic marketplace: next purchases (mean, range over runs)", "Recall@50", "demo_recall.png")
 bars(["pipeline", "popularity", "itemcf", "assoc_rules", "base_ranker", "no_eei", "no_contrastive", "no_feedback"],
      "demo.{}.auc", "synthetic marketplace: held-out complementary exposures", "AUC", "demo_auc.png")
-groc = ["pipeline", "llm_graph", "cold_rule", "assoc_rules", "itemcf", "popularity"]
+groc = ["pipeline", "no_eei", "llm_graph", "cold_rule", "assoc_rules", "itemcf", "popularity"]
 bars(groc, "groceries.{}.recall_at_10", "Groceries basket completion (95% CI)", "Recall@10", "groceries_recall.png", ci=True)
 bars(groc, "groceries.{}.recall_at_10_cold", "Groceries basket completion, cold-start items (95% CI)", "Recall@10 (cold)",
      "groceries_recall_cold.png", ci=True)
