@@ -432,8 +432,9 @@ TEST_CASE("u2e2i: identical to scanning every item and sorting, on random graphs
                     ++compared;
                 }
             }
-            const auto& seen = scored.scorer().seen;
+            auto seen = scored.scorer().seen;  // grouped by path: compare in path-score order
             REQUIRE(seen.size() == want_scored.size());
+            std::sort(seen.begin(), seen.end(), [](const auto& a, const auto& b) { return a.path_score != b.path_score ? a.path_score > b.path_score : a.item < b.item; });
             for (std::size_t r = 0; r < seen.size(); ++r) CHECK(same_candidate(seen[r], want_scored[r]));
             U2E2IWorkspace ws;  // recall() itself: the top K candidates in order
             const auto cands = rec.recall(*g, req, ws);

@@ -122,7 +122,8 @@ public:
         return triggers_.capacity() * sizeof(Trigger) + entity_mark_.capacity() * sizeof(Mark) + touched_.capacity() * sizeof(Touched) +
                item_mark_.capacity() * 4 + cursors_.capacity() * sizeof(Cursor) + heap_.capacity() * sizeof(HeapEntry) +
                tied_.capacity() * sizeof(Tied) +
-               candidates_.capacity() * sizeof(RecallCandidate) + via_.capacity() * 4 + logits_.capacity() * 4 + order_.capacity() * 4;
+               (candidates_.capacity() + grouped_.capacity()) * sizeof(RecallCandidate) +
+               (via_.capacity() + grouped_via_.capacity() + group_start_.capacity() + logits_.capacity() + order_.capacity()) * 4;
     }
 
 private:
@@ -185,6 +186,8 @@ private:
     std::vector<Tied> tied_;
     std::vector<RecallCandidate> candidates_;
     std::vector<std::uint32_t> via_;  // candidate → index into touched_ (its path)
+    std::vector<RecallCandidate> grouped_;  // with a scorer: the candidates grouped by path
+    std::vector<std::uint32_t> grouped_via_, group_start_;
     std::vector<float> logits_;
     std::vector<std::uint32_t> order_;
 };
@@ -269,8 +272,9 @@ public:
     }
 
     /// The candidate set of a request before scoring: deduplicated, exclusions applied, the best
-    /// path scores (ties by item id) in that order — at most request.k of them with the path score,
-    /// at most options().max_candidates with a scorer. Views `ws`.
+    /// path scores — with the path score, at most request.k of them, best first (ties by item id);
+    /// with a scorer, at most options().max_candidates, grouped by path (in the order the paths
+    /// were found), each group best first. Views `ws`.
     std::span<const RecallCandidate> recall(const Graph& graph, const RecommendRequest& request, U2E2IWorkspace& ws) const {
         const ItemEntityMap& map = *map_;
         ws.candidates_.clear();
@@ -412,6 +416,22 @@ public:
                 ws.candidates_.push_back(RecallCandidate{t.item, e.trigger, e.entity, e.edge_weight, e.llm_confidence, e.recency, t.prior, p});
                 ws.via_.push_back(t.slot);
             }
+        }
+        if constexpr (!path_score_only) {
+            // A scorer reads each candidate's trigger and entity (e.g. their embedding rows): hand
+            // it the candidates of one path together (by path, then path score), as a scan would.
+            auto& start = ws.group_start_;
+            start.assign(ws.touched_.size() + 1, 0);
+            for (const std::uint32_t v : ws.via_) ++start[v + 1];
+            for (std::size_t e = 0; e < ws.touched_.size(); ++e) start[e + 1] += start[e];
+            ws.grouped_.resize(ws.candidates_.size());
+            ws.grouped_via_.resize(ws.candidates_.size());
+            for (std::size_t i = 0; i < ws.candidates_.size(); ++i) {
+                const std::uint32_t to = start[ws.via_[i]]++;
+                ws.grouped_[to] = ws.candidates_[i], ws.grouped_via_[to] = ws.via_[i];
+            }
+            std::swap(ws.candidates_, ws.grouped_);
+            std::swap(ws.via_, ws.grouped_via_);
         }
         return ws.candidates_;
     }
