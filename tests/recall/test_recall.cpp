@@ -15,6 +15,7 @@
 #include <kerec/core/random.hpp>
 #include <kerec/graph/builder.hpp>
 #include <kerec/graph/feedback.hpp>
+#include <kerec/llm/judgment.hpp>
 #include <kerec/recall/channel_merge.hpp>
 #include <kerec/recall/item_prior.hpp>
 #include <kerec/recall/u2e2i.hpp>
@@ -238,6 +239,215 @@ TEST_CASE("u2e2i: matches a brute-force oracle on random graphs") {
     }
 }
 
+namespace {
+
+/// The plain definition of U2E2I (docs/recall.md), for the exact oracle below: every item of every
+/// reached entity is scored, the best path per item kept, then one full sort. Returns the
+/// candidates (best path score first, ties by item; at most `limit`) and, in `out`, the results.
+template <class Scorer>
+std::vector<RecallCandidate> reference_u2e2i(const FeedbackGraph& g, const ItemEntityMap& map, const U2E2IOptions& opt,
+                                             const RecommendRequest& req, Scorer* scorer, std::vector<Recommendation>& out) {
+    out.clear();
+    if (req.k == 0) return {};
+    std::vector<bool> excluded(map.item_count(), false);
+    for (ItemId i : req.exclude)
+        if (i.valid()) excluded[i.index()] = true;
+    // Triggers: most recent context first, accumulated in order of first appearance, then the
+    // heaviest max_triggers (ties by entity id), heaviest first.
+    std::vector<std::pair<EntityId, float>> trig;
+    const std::size_t take = std::min(req.context.size(), opt.max_context);
+    for (std::size_t j = 0; j < take; ++j) {
+        const HistoryItem& h = req.context[req.context.size() - 1 - j];
+        if (!h.item.valid()) continue;
+        if (opt.exclude_context) excluded[h.item.index()] = true;
+        const double age = std::max<double>(0.0, static_cast<double>(req.now - h.time));
+        const float r = static_cast<float>(std::exp2(-age * (opt.recency_half_life > 0 ? 1.0 / opt.recency_half_life : 0.0)));
+        const auto ents = map.entities(h.item);
+        for (std::size_t q = 0; q < ents.size() && (opt.all_item_entities || q == 0); ++q) {
+            const float w = opt.all_item_entities ? r * ents.values[q] : r;
+            auto it = std::find_if(trig.begin(), trig.end(), [&](const auto& t) { return t.first == ents.ids[q]; });
+            if (it != trig.end()) it->second += w;
+            else trig.push_back({ents.ids[q], w});
+        }
+    }
+    std::sort(trig.begin(), trig.end(), [](const auto& a, const auto& b) { return a.second != b.second ? a.second > b.second : a.first < b.first; });
+    if (trig.size() > opt.max_triggers) trig.resize(opt.max_triggers);
+    // Complementary entities in the order they are first reached; the best path is the first
+    // largest r_t · w(t, c).
+    struct Ent {
+        EntityId e;
+        float s, best;
+        RecallCandidate path;
+    };
+    std::vector<Ent> ents;
+    for (const auto& [t, rt] : trig) {
+        const auto row = g.top_k(t, opt.neighbors_per_trigger);
+        for (std::size_t j = 0; j < row.size(); ++j) {
+            const float contrib = rt * row.weights[j];
+            RecallCandidate path{ItemId{}, t, row.targets[j], row.weights[j], row.payload[j].prior, rt, 0.0f, 0.0f};
+            auto it = std::find_if(ents.begin(), ents.end(), [&](const Ent& x) { return x.e == row.targets[j]; });
+            if (it == ents.end()) {
+                ents.push_back({row.targets[j], contrib, contrib, path});
+                continue;
+            }
+            it->s += contrib;
+            if (contrib > it->best) it->best = contrib, it->path = path;
+        }
+    }
+    // Every item of every reached entity (up to items_per_entity by prior), best path per item.
+    std::vector<RecallCandidate> best(map.item_count());
+    std::vector<bool> reached(map.item_count(), false);
+    for (const Ent& x : ents) {
+        const auto items = map.items(x.e);
+        for (std::size_t j = 0; j < std::min(items.size(), opt.items_per_entity); ++j) {
+            const std::size_t i = items.ids[j].index();
+            if (excluded[i]) continue;
+            const float p = x.s * std::max(items.values[j], opt.min_prior);
+            if (reached[i] && !(p > best[i].path_score)) continue;
+            best[i] = x.path;
+            best[i].item = items.ids[j], best[i].prior = items.values[j], best[i].path_score = p;
+            reached[i] = true;
+        }
+    }
+    std::vector<RecallCandidate> all;
+    for (std::size_t i = 0; i < best.size(); ++i)
+        if (reached[i]) all.push_back(best[i]);
+    std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.path_score != b.path_score ? a.path_score > b.path_score : a.item < b.item; });
+    const std::size_t limit = scorer ? opt.max_candidates : req.k;
+    if (all.size() > limit) all.resize(limit);
+    std::vector<float> logit(all.size());
+    for (std::size_t i = 0; i < all.size(); ++i) logit[i] = all[i].path_score;
+    if (scorer) scorer->score(req, all, logit);
+    std::vector<std::size_t> order(all.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return logit[a] != logit[b] ? logit[a] > logit[b] : all[a].item < all[b].item; });
+    for (std::size_t r = 0; r < std::min(req.k, order.size()); ++r) {
+        const RecallCandidate& c = all[order[r]];
+        out.push_back(Recommendation{c.item, logit[order[r]], {c.trigger, c.entity, c.edge_weight, c.llm_confidence, g.rationale(g.find(c.trigger, c.entity))}});
+    }
+    return all;
+}
+
+/// A scorer with many ties (a few distinct logits); records what it was shown.
+struct CoarseScorer {
+    std::vector<RecallCandidate> seen;
+    void score(const RecommendRequest&, std::span<const RecallCandidate> c, std::span<float> l) {
+        seen.assign(c.begin(), c.end());
+        for (std::size_t i = 0; i < c.size(); ++i) l[i] = static_cast<float>((c[i].item.value() * 7 + c[i].entity.value()) % 5);
+    }
+};
+
+bool same_candidate(const RecallCandidate& a, const RecallCandidate& b) {
+    return a.item == b.item && a.trigger == b.trigger && a.entity == b.entity && a.edge_weight == b.edge_weight &&
+           a.llm_confidence == b.llm_confidence && a.recency == b.recency && a.prior == b.prior && a.path_score == b.path_score;
+}
+
+}  // namespace
+
+TEST_CASE("u2e2i: identical to scanning every item and sorting, on random graphs with ties, floors and exclusions") {
+    Rng rng(2024);
+    std::size_t compared = 0, floored = 0, negative = 0;
+    for (int round = 0; round < 300; ++round) {
+        const auto ne = static_cast<std::uint32_t>(3 + rng.uniform_int(25));
+        const auto ni = static_cast<std::uint32_t>(1 + rng.uniform_int(round % 5 == 0 ? 12 : 150));
+        const bool coarse = rng.bernoulli(0.5), signed_weights = round % 4 == 3;
+        auto pick = [&](std::initializer_list<float> v) { return *(v.begin() + rng.uniform_int(v.size())); };
+        // Graph: judged edges (each with its own rationale), then learned weights — coarse ones tie.
+        std::vector<Judgment> js;
+        const std::size_t m = rng.uniform_int(6 * ne);
+        for (std::size_t q = 0; q < m; ++q) {
+            const auto a = static_cast<std::uint32_t>(rng.uniform_int(ne)), b = static_cast<std::uint32_t>(rng.uniform_int(ne));
+            js.push_back({E(a), E(b), Label::yes, coarse ? pick({0.5f, 0.8f}) : static_cast<float>(rng.uniform()),
+                          fmt::format("{} goes with {}", a, b), "m", "v1", static_cast<std::int64_t>(q)});
+        }
+        GraphBuildOptions go;
+        go.node_count = ne;
+        go.threads = 1;
+        const FeedbackGraph judged = build_graph<EdgeFeedback>(js, go);
+        std::vector<float> w(judged.edge_count());
+        for (auto& x : w) {
+            x = coarse ? pick({0.25f, 0.5f, 0.75f}) : static_cast<float>(rng.uniform());
+            if (signed_weights && rng.bernoulli(0.4)) x = -x;
+        }
+        const auto g = std::make_shared<const FeedbackGraph>(
+            FB::reweight(judged, [&](EntityId, std::uint64_t i, float, const EdgeFeedback&, EdgeFeedback&) { return w[i]; }, 1));
+        // Map: many-to-many, repeated links, unlinked items; priors with ties, zeros, negatives.
+        std::vector<ItemEntityLink> links;
+        std::vector<float> prior(ni);
+        for (std::uint32_t i = 0; i < ni; ++i) {
+            const std::size_t nl = rng.uniform_int(4);
+            for (std::size_t q = 0; q < nl; ++q) {
+                const EntityId e = E(static_cast<std::uint32_t>(rng.uniform_int(ne)));
+                const float score = signed_weights && rng.bernoulli(0.2) ? -0.5f : pick({1.0f, 0.6f, 0.3f});
+                links.push_back({I(i), e, score});
+                if (rng.bernoulli(0.1)) links.push_back({I(i), e, score * 0.5f});  // the same link again
+            }
+            prior[i] = coarse ? pick({0.0f, 1e-7f, 0.1f, 0.5f, -0.2f}) : static_cast<float>(rng.uniform());
+        }
+        const ItemEntityMap map(ni, ne, links, prior);
+        U2E2IOptions opt;
+        opt.max_context = 1 + rng.uniform_int(8);
+        opt.max_triggers = 1 + rng.uniform_int(6);
+        opt.neighbors_per_trigger = 1 + rng.uniform_int(8);
+        opt.items_per_entity = 1 + rng.uniform_int(12);
+        opt.max_candidates = 1 + rng.uniform_int(40);
+        opt.min_prior = pick({1e-6f, 0.0f, 0.3f});
+        opt.recency_half_life = rng.bernoulli(0.5) ? 0.0 : 50.0;
+        opt.exclude_context = rng.bernoulli(0.7);
+        opt.all_item_entities = rng.bernoulli(0.5);
+        U2E2IRecall<FeedbackGraph> rec(g, map, opt);
+        U2E2IRecall<FeedbackGraph, CoarseScorer> scored(g, map, opt);
+        CoarseScorer ref_scorer;
+        for (int q = 0; q < 6; ++q) {
+            std::vector<HistoryItem> ctx;
+            const std::size_t nc = rng.uniform_int(9);
+            for (std::size_t j = 0; j < nc; ++j)  // repeats and invalid ids included
+                ctx.push_back({rng.bernoulli(0.1) ? ItemId{} : I(static_cast<std::uint32_t>(rng.uniform_int(ni))), static_cast<std::int64_t>(10 * j)});
+            std::vector<ItemId> ex;
+            const std::size_t nx = rng.uniform_int(4);
+            for (std::size_t j = 0; j < nx; ++j) ex.push_back(I(static_cast<std::uint32_t>(rng.uniform_int(ni))));
+            constexpr std::size_t ks[] = {0, 1, 5, 30, 100000};  // 100000: more than the catalogue
+            const RecommendRequest req{UserId(0), ctx, 100, ks[rng.uniform_int(5)], ex};
+            std::vector<Recommendation> got, want;
+            const auto want_cands = reference_u2e2i<CoarseScorer>(*g, map, opt, req, nullptr, want);
+            rec.recommend(req, got);
+            for (const auto& c : want_cands) floored += c.prior < opt.min_prior, negative += c.path_score < 0;
+            // the scorer's pass: the same candidates, the same final order
+            std::vector<Recommendation> got_s, want_s;
+            const auto want_scored = reference_u2e2i(*g, map, opt, req, &ref_scorer, want_s);
+            scored.scorer().seen.clear();
+            scored.recommend(req, got_s);
+            for (auto [g_out, w_out] : {std::pair{&got, &want}, std::pair{&got_s, &want_s}}) {
+                REQUIRE(g_out->size() == w_out->size());
+                for (std::size_t r = 0; r < g_out->size(); ++r) {
+                    const Recommendation &a = (*g_out)[r], &b = (*w_out)[r];
+                    INFO("round ", round, " request ", q, " rank ", r);
+                    CHECK(a.item == b.item);
+                    CHECK(a.score == b.score);
+                    CHECK(a.why.trigger == b.why.trigger);
+                    CHECK(a.why.complement == b.why.complement);
+                    CHECK(a.why.edge_weight == b.why.edge_weight);
+                    CHECK(a.why.llm_confidence == b.why.llm_confidence);
+                    CHECK(a.why.rationale == b.why.rationale);
+                    ++compared;
+                }
+            }
+            auto seen = scored.scorer().seen;  // grouped by path: compare in path-score order
+            REQUIRE(seen.size() == want_scored.size());
+            std::sort(seen.begin(), seen.end(), [](const auto& a, const auto& b) { return a.path_score != b.path_score ? a.path_score > b.path_score : a.item < b.item; });
+            for (std::size_t r = 0; r < seen.size(); ++r) CHECK(same_candidate(seen[r], want_scored[r]));
+            U2E2IWorkspace ws;  // recall() itself: the top K candidates in order
+            const auto cands = rec.recall(*g, req, ws);
+            REQUIRE(cands.size() == want_cands.size());
+            for (std::size_t r = 0; r < cands.size(); ++r) CHECK(same_candidate(cands[r], want_cands[r]));
+        }
+    }
+    MESSAGE("compared ", compared, " results; ", floored, " candidates with a floored prior, ", negative, " with a negative path score");
+    CHECK(compared > 10000);
+    CHECK(floored > 100);
+    CHECK(negative > 100);
+}
+
 TEST_CASE("u2e2i: a new item is reachable through its entity alone") {
     Small s;
     auto g = std::make_shared<const FeedbackGraph>(s.graph);
@@ -296,6 +506,23 @@ TEST_CASE("u2e2i: bad input gives empty results or a clear error") {
     U2E2IRecall<FeedbackGraph> mismatch(big, s.map);
     CHECK_THROWS_AS(mismatch.recommend(RecommendRequest{UserId(0), ctx, 0, 10, {}}, out), OutOfRange);
     CHECK_THROWS_AS(U2E2IRecall<FeedbackGraph>(std::shared_ptr<const FeedbackGraph>{}, s.map), InvalidArgument);
+    {  // scores that overflow float: an error naming the entity, not an inf/NaN ranking
+        const std::vector<ItemEntityLink> links = {{I(0), E(0), 3e38f}, {I(1), E(0), 3e38f}, {I(2), E(1), 1.0f}};
+        const ItemEntityMap huge(3, 2, links, std::vector<float>{1.0f, 1.0f, 1.0f});
+        U2E2IOptions all;
+        all.all_item_entities = true;
+        all.recency_half_life = 0;
+        U2E2IRecall<FeedbackGraph> heavy(std::make_shared<const FeedbackGraph>(make_graph({FE{E(0), E(1), 1.0f, {}}}, 2)), huge, all);
+        const HistoryItem two[] = {{I(0), 0}, {I(1), 0}};  // trigger weight 6e38
+        CHECK_THROWS_AS(heavy.recommend(RecommendRequest{UserId(0), two, 0, 10, {}}, out), Error);
+        const ItemEntityMap plain = ItemEntityMap::from_primary(std::vector<EntityId>{E(0), E(1), E(2)}, 3);
+        U2E2IRecall<FeedbackGraph> wide(std::make_shared<const FeedbackGraph>(make_graph({FE{E(0), E(2), 3e38f, {}}, FE{E(1), E(2), 3e38f, {}}}, 3)), plain);
+        const HistoryItem both[] = {{I(0), 0}, {I(1), 0}};  // s(2) = 6e38
+        CHECK_THROWS_AS(wide.recommend(RecommendRequest{UserId(0), both, 0, 10, {}}, out), Error);
+        const HistoryItem one[] = {{I(0), 0}};  // s(2) = 3e38 is finite: item 2 is returned
+        wide.recommend(RecommendRequest{UserId(0), one, 0, 10, {}}, out);
+        CHECK(out.size() == 1);
+    }
     U2E2IOptions o;
     o.min_prior = NAN;
     CHECK_THROWS_AS(U2E2IRecall<FeedbackGraph>(g, s.map, o), InvalidArgument);
