@@ -5,19 +5,24 @@
 // (bench/peers/sgns_gensim.py) and `fasttext skipgram -maxn 0`, one thread each.
 //   KEREC_BENCH_EMBED_WORLD (default medium), KEREC_BENCH_EMBED_TOKENS (default 1e7),
 //   KEREC_BENCH_EMBED_REPEATS (default 3): runs of each SGNS timing (median).
+//   KEREC_BENCH_EMBED_LAMBDA, _TAU, _PASSES, _ADAM_LR: the contrastive knobs of the quality case
+//   (default: EmbedOptions{}); the hidden case "[sweep]" runs a grid of them.
 //   KEREC_PYTHON (default /usr/bin/python3), KEREC_BLAS_DIR (default Debian's openblas-openmp).
 #include <catch2/catch.hpp>
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <span>
 #include <filesystem>
 #include <fstream>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <kerec/core/npy.hpp>
@@ -80,65 +85,120 @@ void save_vector(const std::filesystem::path& p, const std::vector<double>& v) {
 
 }  // namespace
 
-TEST_CASE("embed: quality against the hidden truth and fit time (sim world)") {
-    const std::string size = env_string("KEREC_BENCH_EMBED_WORLD", "medium");
-    const auto t_world = std::chrono::steady_clock::now();
-    const auto world = sim::World::generate(sim::Config::preset(size, 42));
-    const std::size_t n = world.entity_info().size();
-    const ItemEntityMap items = world.item_entity_map();
-    SequenceStats st;
-    const auto seqs = build_sequences(world.events(), items, {}, &st);  // browsing sessions, split after each bill
-    // The graph: a simulated LLM that misses 30% of the hidden complements (and says yes to some
-    // non-complements), weights learned from the log's exposure/click feedback.
-    const auto judgments = sim::noisy_judgments(world, 3, {.miss_share = 0.3, .false_positive_share = 0.2, .model = "simulated"});
-    const FeedbackGraph g0 = build_graph<EdgeFeedback>(judgments);
-    const auto graph = FeedbackLearner().learn(g0, world.events(), items.primaries()).graph;
-    const ComplementNeighbours nb(graph, n);
-    std::fprintf(stderr, "embed bench: %s world, %zu entities, %zu sequences, %llu tokens (%llu sessions, %llu short), %llu graph edges, setup %.1f s, %u hardware threads\n",
-                 size.c_str(), n, seqs.size(), static_cast<unsigned long long>(seqs.token_count()),
-                 static_cast<unsigned long long>(st.sessions), static_cast<unsigned long long>(st.short_sessions),
-                 static_cast<unsigned long long>(nb.edge_count()), seconds_since(t_world), std::thread::hardware_concurrency());
+namespace {
 
+/// The medium world, its browsing sessions and the learned graph: shared by the quality case and
+/// the sweep (built once per process).
+struct QualitySetup {
+    std::string size;
+    sim::World world;
+    std::size_t n = 0;
+    EntitySequences seqs;
+    ComplementNeighbours nb;
+    std::vector<EntityId> all, sparse;
+    std::vector<std::pair<EntityId, EntityId>> truth;
+
+    static const QualitySetup& get() {
+        static const QualitySetup s = make();
+        return s;
+    }
+
+    double subst_p(const EntityEmbeddings<float>& h, std::span<const EntityId> q) const {
+        return substitute_precision_at_k(
+            NearestIndex<float>(h), q, 10, [&](EntityId a, EntityId b) { return world.substitutes(a, b); },
+            [&](EntityId a) { return world.group_members(world.group_of(a)).size() - 1; });
+    }
+    MissedRecall missed_recall(const EntityEmbeddings<float>& h) const { return missed_complement_recall_at_k(NearestIndex<float>(h), nb, truth, 10); }
+
+private:
+    static QualitySetup make() {
+        const auto t0 = std::chrono::steady_clock::now();
+        const std::string size = env_string("KEREC_BENCH_EMBED_WORLD", "medium");
+        auto world = sim::World::generate(sim::Config::preset(size, 42));
+        const std::size_t n = world.entity_info().size();
+        const ItemEntityMap items = world.item_entity_map();
+        SequenceStats st;
+        auto seqs = build_sequences(world.events(), items, {}, &st);  // browsing sessions, split after each bill
+        // The graph: a simulated LLM that misses 30% of the hidden complements (and says yes to some
+        // non-complements), weights learned from the log's exposure/click feedback.
+        const auto judgments = sim::noisy_judgments(world, 3, {.miss_share = 0.3, .false_positive_share = 0.2, .model = "simulated"});
+        const FeedbackGraph g0 = build_graph<EdgeFeedback>(judgments);
+        const auto graph = FeedbackLearner().learn(g0, world.events(), items).graph;
+        ComplementNeighbours nb(graph, n);
+        std::fprintf(stderr, "embed bench: %s world, %zu entities, %zu sequences, %llu tokens (%llu sessions, %llu short), %llu graph edges, setup %.1f s, %u hardware threads\n",
+                     size.c_str(), n, seqs.size(), static_cast<unsigned long long>(seqs.token_count()),
+                     static_cast<unsigned long long>(st.sessions), static_cast<unsigned long long>(st.short_sessions),
+                     static_cast<unsigned long long>(nb.edge_count()), seconds_since(t0), std::thread::hardware_concurrency());
+        std::vector<EntityId> all(n);
+        for (std::uint32_t e = 0; e < n; ++e) all[e] = EntityId(e);
+        // Sparse: the bottom quartile of sequence occurrences (new entities included).
+        const auto counts = seqs.counts();
+        std::vector<EntityId> by_count = all;
+        std::stable_sort(by_count.begin(), by_count.end(), [&](EntityId a, EntityId b) { return counts[a.index()] < counts[b.index()]; });
+        std::vector<EntityId> sparse(by_count.begin(), by_count.begin() + static_cast<std::ptrdiff_t>(n / 4));
+        std::vector<std::pair<EntityId, EntityId>> truth;
+        for (const auto& e : world.complement_edges()) truth.emplace_back(e.from, e.to);
+        return QualitySetup{size, std::move(world), n, std::move(seqs), std::move(nb), std::move(all), std::move(sparse), std::move(truth)};
+    }
+};
+
+/// EmbedOptions of the bench: the library's defaults, 2 SGNS threads, and the contrastive knobs
+/// from KEREC_BENCH_EMBED_LAMBDA / _TAU / _PASSES / _ADAM_LR when set.
+EmbedOptions bench_options() {
     EmbedOptions o;
     o.sgns.threads = 2;
+    o.lambda = env_number("KEREC_BENCH_EMBED_LAMBDA", o.lambda);
+    o.infonce.temperature = env_number("KEREC_BENCH_EMBED_TAU", o.infonce.temperature);
+    o.contrastive_passes = env_number("KEREC_BENCH_EMBED_PASSES", o.contrastive_passes);
+    o.adam.learning_rate = env_number("KEREC_BENCH_EMBED_ADAM_LR", o.adam.learning_rate);
+    return o;
+}
+
+/// A comma-separated list of numbers from the environment (the sweep's grid).
+std::vector<double> env_list(const char* name, std::vector<double> fallback) {
+    const char* v = std::getenv(name);
+    if (!v || !*v) return fallback;
+    std::vector<double> out;
+    for (const char* p = v; *p;) {
+        char* end = nullptr;
+        out.push_back(std::strtod(p, &end));
+        if (end == p) break;
+        p = *end == ',' ? end + 1 : end;
+    }
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("embed: quality against the hidden truth and fit time (sim world)") {
+    const auto& q = QualitySetup::get();
+    const std::string& size = q.size;
+    const EmbedOptions o = bench_options();
     const auto t_fit = std::chrono::steady_clock::now();
     const double c_fit = cpu_seconds();
-    const auto model = fit<float>(seqs, nb, o);
+    const auto model = fit<float>(q.seqs, q.nb, o);
     const double fit_s = seconds_since(t_fit), fit_cpu = cpu_seconds() - c_fit;
-    std::fprintf(stderr, "  fit: %.1f s wall, %.1f CPU-seconds (2 threads)\n", fit_s, fit_cpu);
+    std::fprintf(stderr, "  fit: %.1f s wall, %.1f CPU-seconds (2 threads); lambda %g, tau %g, %g contrastive passes, Adam lr %g\n", fit_s,
+                 fit_cpu, o.lambda, o.infonce.temperature, o.contrastive_passes, o.adam.learning_rate);
     auto o0 = o;
     o0.lambda = 0;
-    const auto plain = fit<float>(seqs, nb, o0);
+    const auto plain = fit<float>(q.seqs, q.nb, o0);
     for (const auto& l : model.log)
         std::fprintf(stderr, "  epoch %d: sgns %.4f infonce %.4f validation %.4f (%.1f s)%s\n", l.epoch, l.sgns_loss, l.infonce_loss,
                      l.validation_loss, l.seconds, l.improved ? " *" : "");
 
-    std::vector<EntityId> all(n);
-    for (std::uint32_t e = 0; e < n; ++e) all[e] = EntityId(e);
-    auto is_sub = [&](EntityId a, EntityId b) { return world.substitutes(a, b); };
-    auto sub_count = [&](EntityId a) { return world.group_members(world.group_of(a)).size() - 1; };
-    // Sparse: the bottom quartile of sequence occurrences (new entities included).
-    const auto counts = seqs.counts();
-    std::vector<EntityId> by_count = all;
-    std::stable_sort(by_count.begin(), by_count.end(), [&](EntityId a, EntityId b) { return counts[a.index()] < counts[b.index()]; });
-    const std::vector<EntityId> sparse(by_count.begin(), by_count.begin() + static_cast<std::ptrdiff_t>(n / 4));
-
-    const NearestIndex<float> h1(model.h1), fin(model.final), h1_plain(plain.h1);
-    bench::emit("embed.h1.subst_p_at_10", substitute_precision_at_k(h1, all, 10, is_sub, sub_count),
-                fmt::format("precision@10 of h1 neighbours vs hidden substitute groups ({} world)", size));
-    bench::emit("embed.h1_no_contrastive.subst_p_at_10", substitute_precision_at_k(h1_plain, all, 10, is_sub, sub_count),
-                "precision@10, h1 trained with lambda = 0");
-    bench::emit("embed.h.subst_p_at_10_sparse", substitute_precision_at_k(fin, sparse, 10, is_sub, sub_count),
+    bench::emit("embed.h1.subst_p_at_10", q.subst_p(model.h1, q.all),
+                fmt::format("precision@10 of h1 neighbours vs hidden substitute groups ({} world, lambda {})", size, o.lambda));
+    bench::emit("embed.h1_no_contrastive.subst_p_at_10", q.subst_p(plain.h1, q.all), "precision@10, h1 trained with lambda = 0");
+    bench::emit("embed.h.subst_p_at_10_sparse", q.subst_p(model.final, q.sparse),
                 fmt::format("precision@10 of the final representation ({}), bottom-quartile entities", to_string(model.final_view)));
-    bench::emit("embed.h1_no_contrastive.subst_p_at_10_sparse", substitute_precision_at_k(h1_plain, sparse, 10, is_sub, sub_count),
+    bench::emit("embed.h1_no_contrastive.subst_p_at_10_sparse", q.subst_p(plain.h1, q.sparse),
                 "precision@10, h1 with lambda = 0, bottom-quartile entities");
-    std::vector<std::pair<EntityId, EntityId>> truth;
-    for (const auto& e : world.complement_edges()) truth.emplace_back(e.from, e.to);
-    const auto rc = missed_complement_recall_at_k(fin, nb, truth, 10);
-    const auto r0 = missed_complement_recall_at_k(h1_plain, nb, truth, 10);
-    const auto rr = random_missed_complement_recall_at_k(nb, truth, 10, 1);
-    const auto r2 = missed_complement_recall_at_k(NearestIndex<float>(model.h2), nb, truth, 10);
-    const auto r1 = missed_complement_recall_at_k(h1, nb, truth, 10);
+    const auto rc = q.missed_recall(model.final);
+    const auto r0 = q.missed_recall(plain.h1);
+    const auto rr = random_missed_complement_recall_at_k(q.nb, q.truth, 10, 1);
+    const auto r2 = q.missed_recall(model.h2);
+    const auto r1 = q.missed_recall(model.h1);
     std::fprintf(stderr, "  missed edges %llu from %llu sources; recall@10 by h1 %.4f, h2 %.4f\n",
                  static_cast<unsigned long long>(rc.missed_edges), static_cast<unsigned long long>(rc.sources), r1.recall, r2.recall);
     bench::emit("embed.compl.missed_recall_at_10", rc.recall,
@@ -147,6 +207,49 @@ TEST_CASE("embed: quality against the hidden truth and fit time (sim world)") {
     bench::emit("embed.compl_random.missed_recall_at_10", rr.recall, "the same, random ranking");
     bench::emit(fmt::format("embed.fit_{}_s", size), fit_s,
                 fmt::format("s, fit() h1 + h2 + contrastive, {} epochs, 2 threads", model.log.size()));
+}
+
+// The contrastive knobs against the bench's quality measurements: hidden (run it with
+// `kerec_bench_embed "[sweep]"`), a table on stderr. Grid from KEREC_BENCH_EMBED_SWEEP_LAMBDAS,
+// _TAUS, _PASSES (comma lists; λ = 0 runs once per seed) and _SEEDS (SGNS seeds, averaged).
+TEST_CASE("embed: sweep of lambda, temperature and contrastive passes (sim world)", "[.][sweep]") {
+    const auto& q = QualitySetup::get();
+    const auto lambdas = env_list("KEREC_BENCH_EMBED_SWEEP_LAMBDAS", {0, 0.01, 0.03, 0.1, 0.3, 1});
+    const auto taus = env_list("KEREC_BENCH_EMBED_SWEEP_TAUS", {0.1});
+    const auto passes = env_list("KEREC_BENCH_EMBED_SWEEP_PASSES", {4});
+    const auto seeds = env_list("KEREC_BENCH_EMBED_SWEEP_SEEDS", {1, 2});
+    std::fprintf(stderr, "| lambda | tau | passes | P@10 h1 | P@10 h1 sparse (sd) | missed R@10 h1 (sd) | P@10 concat sparse | missed R@10 concat | missed R@10 h2 | epochs | fit CPU-s |\n");
+    std::fprintf(stderr, "|---|---|---|---|---|---|---|---|---|---|---|\n");
+    auto mean_sd = [](const std::vector<double>& x) {
+        double m = 0, v = 0;
+        for (double a : x) m += a;
+        m /= static_cast<double>(x.size());
+        for (double a : x) v += (a - m) * (a - m);
+        return std::pair{m, x.size() > 1 ? std::sqrt(v / static_cast<double>(x.size() - 1)) : 0.0};
+    };
+    for (double lambda : lambdas)
+        for (double tau : lambda > 0 ? taus : std::vector<double>{taus.front()})
+            for (double pass : lambda > 0 ? passes : std::vector<double>{passes.front()}) {
+                double p = 0, pcs = 0, rcc = 0, r2 = 0, ep = 0, cpu = 0;
+                std::vector<double> ps, r;
+                for (double seed : seeds) {
+                    EmbedOptions o = bench_options();
+                    o.lambda = lambda, o.infonce.temperature = tau, o.contrastive_passes = pass;
+                    o.sgns.seed = static_cast<std::uint64_t>(seed);
+                    const double c0 = cpu_seconds();
+                    const auto m = fit<float>(q.seqs, q.nb, o);
+                    cpu += cpu_seconds() - c0;
+                    const auto concat = final_representation(m.h1, m.h2, FinalView::concat);
+                    p += q.subst_p(m.h1, q.all), ps.push_back(q.subst_p(m.h1, q.sparse)), r.push_back(q.missed_recall(m.h1).recall);
+                    pcs += q.subst_p(concat, q.sparse), rcc += q.missed_recall(concat).recall, r2 += q.missed_recall(m.h2).recall;
+                    ep += m.best_epoch;
+                }
+                const auto k = static_cast<double>(seeds.size());
+                const auto [psm, pss] = mean_sd(ps);
+                const auto [rm, rsd] = mean_sd(r);
+                std::fprintf(stderr, "| %g | %g | %g | %.3f | %.3f (%.3f) | %.4f (%.4f) | %.3f | %.4f | %.4f | %.1f | %.1f |\n", lambda, tau, pass, p / k,
+                             psm, pss, rm, rsd, pcs / k, rcc / k, r2 / k, ep / k, cpu / k);
+            }
 }
 
 TEST_CASE("embed: fused InfoNCE step vs PyTorch (dense Adam, SparseAdam), one thread") {

@@ -128,10 +128,16 @@ private:
         const auto inv_tau = static_cast<Scalar>(1.0 / opt_.temperature);
         grow(dg_, static_cast<std::size_t>(B));
         for (Eigen::Index i = 0; i < B; ++i) dg_[static_cast<std::size_t>(i)] = (S(i, i) - Scalar(1)) * inv_tau;
-        S.array() = ((S.array() - Scalar(1)) * inv_tau).exp();  // in (e^{-2/τ}, 1]: no overflow, no underflow for τ >= 0.025
-        Eigen::Map<Eigen::Matrix<Scalar, Eigen::Dynamic, 1>> rs(r_.data(), B), cs(c_.data(), B);
-        rs.noalias() = S.rowwise().sum();
-        cs.noalias() = S.colwise().sum().transpose();
+        // exp((S - 1)/τ) in (e^{-2/τ}, 1] (no overflow, no underflow for τ >= 0.025) and the row and
+        // column sums in one pass over S, row by row (a row stays in L1; S itself does not fit L2).
+        Eigen::Map<Eigen::Array<Scalar, 1, Eigen::Dynamic>> cs(c_.data(), B);
+        cs.setZero();
+        for (Eigen::Index i = 0; i < B; ++i) {
+            auto row = S.row(i).array();
+            row = ((row - Scalar(1)) * inv_tau).exp();
+            r_[static_cast<std::size_t>(i)] = row.sum();
+            cs += row;
+        }
         double total = 0;
         for (Eigen::Index i = 0; i < B; ++i) {
             const auto k = static_cast<std::size_t>(i);

@@ -63,7 +63,8 @@ struct EmbedOptions {
     SgnsOptions sgns;                 ///< sgns.epochs is replaced by `epochs` (the decay schedule)
     InfoNceOptions infonce;
     AdamOptions adam{.learning_rate = 0.01};
-    double lambda = 1.0;              ///< weight of InfoNCE; 0 = first-order only (W stays I)
+    double lambda = 0.15;             ///< weight of InfoNCE; 0 = first-order only (W stays I). 0.15: the
+                                      ///< sweep in docs/embed.md ("Choosing λ")
     std::size_t batch = 1024;         ///< contrastive batch (capped by the number of graph entities)
     double contrastive_passes = 4.0;  ///< passes over the graph entities per epoch
     int epochs = 10;                  ///< at most
