@@ -145,10 +145,9 @@ struct CoCounts {
 /// is in it too; b must have sales history). The result is the E-E-I logit of every graph edge,
 /// a dense n × n table (NaN where there is no edge), which the warm ranker's fit integrates.
 std::vector<float> eei_edge_logits(const Baskets& train, const CoCounts& counts, const FeedbackGraph& learned, const ItemEntityMap& map,
-                                   std::uint64_t seed, bool use) {
+                                   std::uint64_t seed) {
     const std::size_t n = counts.n;
     std::vector<float> table(n * n, std::numeric_limits<float>::quiet_NaN());
-    if (!use) return table;  // the no_eei ablation
     const auto entity_baskets = as_entity_baskets(train);
     std::vector<std::vector<EntityId>> lists;
     for (const auto& b : entity_baskets)
@@ -419,19 +418,18 @@ struct TrainedOn {
           complementary(learned, map, u2e2i_options(half_life)), cold_rule(rules, *prior, counts, beta) {}
 };
 
-/// Every recommender of task 1: the warm channel (with E-E-I unless `eei` is false) and the cold
-/// channel (U2E2I over the learned graph, items without history), merged.
+/// Every recommender of task 1: the warm channel and the cold channel (U2E2I over the learned
+/// graph, items without history), merged.
 struct CompletionModels : TrainedOn {
     std::function<bool(ItemId)> no_history;
     FilteredChannel<U2E2IRecall<FeedbackGraph>, std::function<bool(ItemId)>> cold_channel;
     WarmRanker warm;
     ChannelMerger<WarmRanker, decltype(cold_channel)> pipeline;
 
-    CompletionModels(const Baskets& train, std::shared_ptr<const FeedbackGraph> prior_graph, const ItemEntityMap& map, std::uint64_t seed,
-                     bool eei = true)
+    CompletionModels(const Baskets& train, std::shared_ptr<const FeedbackGraph> prior_graph, const ItemEntityMap& map, std::uint64_t seed)
         : TrainedOn(train, std::move(prior_graph), map, 0.0, kBetas[0]), no_history([this](ItemId i) { return !counts.has_history(i); }),
           cold_channel(complementary, no_history, map.item_count()),
-          warm(train, counts, *learned, eei_edge_logits(train, counts, *learned, map, seed, eei), seed),
+          warm(train, counts, *learned, eei_edge_logits(train, counts, *learned, map, seed), seed),
           pipeline({1.0, 0.0}, warm, cold_channel) {}
 };
 
@@ -577,16 +575,18 @@ int main(int argc, char** argv) try {
     m.pipeline.set_floors({-std::numeric_limits<float>::infinity(), score_floor});
     m.pipeline.set_shares({1.0 - kShares[chosen], kShares[chosen]});
     m.cold_rule.set_beta(kBetas[chosen_beta]);
-    CompletionModels m0(train, prior, map, derive_seed(opt.seed, 7), false);  // the same without E-E-I
-    m0.pipeline.set_floors(m.pipeline.floors());
-    m0.pipeline.set_shares(m.pipeline.shares());
+    // no_eei: the same pipeline (models, cold channel, operating point) with a warm ranker fitted
+    // without the E-E-I feature (no edge has an E-E-I logit).
+    WarmRanker warm_no_eei(train, m.counts, *m.learned, std::vector<float>(n * n, std::numeric_limits<float>::quiet_NaN()), derive_seed(opt.seed, 7));
+    ChannelMerger<WarmRanker, decltype(m.cold_channel)> no_eei(m.pipeline.shares(), warm_no_eei, m.cold_channel);
+    no_eei.set_floors(m.pipeline.floors());
     std::vector<Row> rows;
     auto run1 = [&](std::string name, auto& rec) {
         Row r{std::move(name), evaluate(rec, q_all, n).summary(boot), evaluate(rec, q_cold, n).summary(boot), {}};
         rows.push_back(std::move(r));
     };
     run1("pipeline", m.pipeline);
-    run1("no_eei", m0.pipeline);
+    run1("no_eei", no_eei);
     run1("llm_graph", m.llm);
     run1("cold_rule", m.cold_rule);
     run1("assoc_rules", m.rules);
