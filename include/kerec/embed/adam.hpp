@@ -6,6 +6,7 @@
 // (PyTorch's Adam / SparseAdam formula). Lazy: only the rows that received a gradient in a step
 // are updated, their moments included; t counts steps of the optimiser (as SparseAdam does).
 // O(rows touched · cols) per step; the moments are two tables of the parameter's shape.
+// prefetch_row() lets a caller that knows the next rows hide their memory latency.
 #pragma once
 
 #include <cmath>
@@ -19,6 +20,14 @@
 #include "kerec/core/npy.hpp"
 
 namespace kerec {
+
+namespace detail {
+/// Prefetches `bytes` from p, one cache line at a time (a hint; never faults).
+inline void prefetch_bytes(const void* p, std::size_t bytes) noexcept {
+    const char* c = static_cast<const char*>(p);
+    for (std::size_t b = 0; b < bytes; b += 64) __builtin_prefetch(c + b);
+}
+}  // namespace detail
 
 struct AdamOptions {
     double learning_rate = 1e-3;
@@ -76,6 +85,13 @@ public:
         M = b1 * M + (1 - b1) * G;
         V = b2 * V + (1 - b2) * G * G;
         X -= step_ * M / (V.sqrt() / sqrt_c2_ + eps);
+    }
+
+    /// Asks the cache for row r of `param` and of both moments, for an update_row() a few rows
+    /// later: the rows of a lazy step are scattered over tables far larger than the caches.
+    void prefetch_row(const RowMatrix<Scalar>& param, std::size_t r) const noexcept {
+        const auto cols = static_cast<std::size_t>(m_.cols());
+        for (const Scalar* p : {param.data(), m_.data(), v_.data()}) detail::prefetch_bytes(p + r * cols, cols * sizeof(Scalar));
     }
 
     /// Every row (a dense parameter such as W).

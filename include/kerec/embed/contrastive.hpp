@@ -83,8 +83,11 @@ public:
                                               adam_h1.rows(), adam_h1.cols(), adam_w.rows(), adam_w.cols(), h1.rows(), h1.cols(),
                                               W.rows(), W.cols()));
         adam_h1.begin_step(scale);
-        for (std::size_t k = 0; k < touched_count_; ++k)
+        constexpr std::size_t ahead = 4;  // rows prefetched ahead of their update (2 to 8 measure alike)
+        for (std::size_t k = 0; k < touched_count_; ++k) {
+            if (k + ahead < touched_count_) adam_h1.prefetch_row(h1, touched_[k + ahead].index());
             adam_h1.update_row(h1, touched_[k].index(), grad_rows_.data() + k * static_cast<std::size_t>(d_));
+        }
         adam_w.begin_step(scale);
         adam_w.update_all(W, dW_);
         return l;
@@ -111,13 +114,48 @@ private:
         grow(nz_, static_cast<std::size_t>(B)), grow(np_, static_cast<std::size_t>(B)), grow(r_, static_cast<std::size_t>(B)),
             grow(c_, static_cast<std::size_t>(B));
         Map Z(z_.data(), B, d), A(a_.data(), B, d), P(p_.data(), B, d), S(s_.data(), B, B);
-        // Forward.
+        // Forward. Table rows are scattered over far more memory than the caches hold, so the
+        // neighbour lists of entity i + 4 and the rows of entity i + 2 are prefetched while entity
+        // i is aggregated. With backward, each row that will receive a gradient gets its slot here,
+        // while its id is in cache: entries_ lists, per batch entity, its own slot (for ∂z) and then
+        // the slots and weights that ∂a is scattered to (itself with weight 1 without neighbours).
+        const auto row_bytes = static_cast<std::size_t>(d) * sizeof(Scalar);
+        auto row_of = [&](EntityId e) { return h1.data() + e.index() * static_cast<std::size_t>(d); };
+        auto prefetch_lists = [&](EntityId e) {
+            const auto t = nb.targets(e);
+            const auto w = nb.weights(e);
+            detail::prefetch_bytes(t.data(), t.size_bytes());
+            detail::prefetch_bytes(w.data(), w.size_bytes());
+        };
+        auto prefetch_rows = [&](EntityId e) {
+            detail::prefetch_bytes(row_of(e), row_bytes);
+            for (const EntityId t : nb.targets(e)) detail::prefetch_bytes(row_of(t), row_bytes);
+        };
+        if (backward) {
+            if (slot_.size() < static_cast<std::size_t>(h1.rows())) slot_.assign(static_cast<std::size_t>(h1.rows()), -1);
+            touched_count_ = 0;
+            entries_.clear();
+            entry_begin_.clear();
+        }
         for (Eigen::Index i = 0; i < B; ++i) {
             const EntityId e = batch[static_cast<std::size_t>(i)];
+            if (i + 4 < B) prefetch_lists(batch[static_cast<std::size_t>(i + 4)]);
+            if (i + 2 < B) prefetch_rows(batch[static_cast<std::size_t>(i + 2)]);
             Z.row(i) = h1.row(e.index());
             nz_[static_cast<std::size_t>(i)] = Z.row(i).norm();
             Z.row(i) /= std::max(nz_[static_cast<std::size_t>(i)], norm_epsilon);
             aggregate_neighbours(h1, nb, e, A.data() + i * d);
+            if (!backward) continue;
+            entry_begin_.push_back(entries_.size());
+            entries_.push_back({slot_of(e, d), Scalar(0)});
+            const auto t = nb.targets(e);
+            if (t.empty()) entries_.push_back({slot_of(e, d), Scalar(1)});
+            const auto w = nb.weights(e);
+            for (std::size_t j = 0; j < t.size(); ++j) entries_.push_back({slot_of(t[j], d), static_cast<Scalar>(w[j])});
+        }
+        if (backward) {
+            entry_begin_.push_back(entries_.size());
+            for (std::size_t k = 0; k < touched_count_; ++k) slot_[touched_[k].index()] = -1;
         }
         P.noalias() = A * W.transpose();
         for (Eigen::Index i = 0; i < B; ++i) {
@@ -176,41 +214,29 @@ private:
         grow(da_, Bd);
         Map dA(da_.data(), B, d);
         dA.noalias() = dP * W;  // ∂a_i = Wᵀ ∂q_i
-        // Scatter to the table rows.
-        if (slot_.size() < static_cast<std::size_t>(h1.rows())) slot_.assign(static_cast<std::size_t>(h1.rows()), -1);
-        touched_count_ = 0;
-        auto slot_of = [&](EntityId e) -> Scalar* {
-            std::int32_t& s = slot_[e.index()];
-            if (s < 0) {
-                s = static_cast<std::int32_t>(touched_count_++);
-                grow(touched_, touched_count_);
-                grow(grad_rows_, touched_count_ * static_cast<std::size_t>(d));
-                touched_[static_cast<std::size_t>(s)] = e;
-                std::fill_n(grad_rows_.data() + static_cast<std::size_t>(s) * static_cast<std::size_t>(d), d, Scalar(0));
-            }
-            return grad_rows_.data() + static_cast<std::size_t>(s) * static_cast<std::size_t>(d);
-        };
+        // Scatter to the table rows through the slots of the forward pass.
         for (Eigen::Index i = 0; i < B; ++i) {
-            const EntityId e = batch[static_cast<std::size_t>(i)];
-            Scalar* g = slot_of(e);
-            const Scalar* dz = dZ.data() + i * d;
-            for (Eigen::Index x = 0; x < d; ++x) g[x] += dz[x];
-            const Scalar* da = dA.data() + i * d;
-            const auto t = nb.targets(e);
-            if (t.empty()) {
-                g = slot_of(e);
-                for (Eigen::Index x = 0; x < d; ++x) g[x] += da[x];
-                continue;
-            }
-            const auto w = nb.weights(e);
-            for (std::size_t j = 0; j < t.size(); ++j) {
-                Scalar* gn = slot_of(t[j]);
-                const auto wj = static_cast<Scalar>(w[j]);
-                for (Eigen::Index x = 0; x < d; ++x) gn[x] += wj * da[x];
-            }
+            const std::size_t b = entry_begin_[static_cast<std::size_t>(i)], end = entry_begin_[static_cast<std::size_t>(i) + 1];
+            using Row = Eigen::Map<Eigen::Array<Scalar, 1, Eigen::Dynamic>>;
+            const Eigen::Map<const Eigen::Array<Scalar, 1, Eigen::Dynamic>> dz(dZ.data() + i * d, d), da(dA.data() + i * d, d);
+            Row(grad_rows_.data() + entries_[b].slot * static_cast<std::size_t>(d), d) += dz;
+            for (std::size_t k = b + 1; k < end; ++k)
+                Row(grad_rows_.data() + entries_[k].slot * static_cast<std::size_t>(d), d) += entries_[k].weight * da;
         }
-        for (std::size_t k = 0; k < touched_count_; ++k) slot_[touched_[k].index()] = -1;
         return loss;
+    }
+
+    /// The gradient slot of table row e, opened (zeroed) at its first touch in this batch.
+    std::size_t slot_of(EntityId e, Eigen::Index d) {
+        std::int32_t& s = slot_[e.index()];
+        if (s < 0) {
+            s = static_cast<std::int32_t>(touched_count_++);
+            grow(touched_, touched_count_);
+            grow(grad_rows_, touched_count_ * static_cast<std::size_t>(d));
+            touched_[static_cast<std::size_t>(s)] = e;
+            std::fill_n(grad_rows_.data() + static_cast<std::size_t>(s) * static_cast<std::size_t>(d), d, Scalar(0));
+        }
+        return static_cast<std::size_t>(s);
     }
 
     template <class Grad, class Unit>
@@ -227,7 +253,13 @@ private:
     Eigen::Index d_ = 0;
     std::vector<Scalar> z_, a_, p_, s_, nz_, np_, r_, c_, dg_, dz_, dp_, da_, grad_rows_;
     Matrix dW_;
+    struct Entry {
+        std::size_t slot;
+        Scalar weight;
+    };
     std::vector<std::int32_t> slot_;
+    std::vector<Entry> entries_;
+    std::vector<std::size_t> entry_begin_;
     std::vector<EntityId> touched_;
     std::size_t touched_count_ = 0;
 };
