@@ -202,8 +202,12 @@ private:
         Map dZ(dz_.data(), B, d), dP(dp_.data(), B, d);
         dZ.noalias() = S * P;
         dZ *= inv_tau;
-        dP.noalias() = S.transpose() * Z;
-        dP *= inv_tau;
+        // Gᵀ·Z into a column-major buffer, then copied: with a row-major destination Eigen packs
+        // the B × B operand the slow way (1.45 against 1.07 ms at B = 1024, d = 64).
+        grow(dpc_, Bd);
+        Eigen::Map<Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>> dPc(dpc_.data(), B, d);
+        dPc.noalias() = S.transpose() * Z;
+        dP = dPc * inv_tau;
         // Through the normalisations: dZ -> ∂h1(e_i), dP -> ∂q_i.
         for (Eigen::Index i = 0; i < B; ++i) {
             unnormalize(dZ.row(i), Z.row(i), nz_[static_cast<std::size_t>(i)]);
@@ -251,7 +255,7 @@ private:
 
     InfoNceOptions opt_;
     Eigen::Index d_ = 0;
-    std::vector<Scalar> z_, a_, p_, s_, nz_, np_, r_, c_, dg_, dz_, dp_, da_, grad_rows_;
+    std::vector<Scalar> z_, a_, p_, s_, nz_, np_, r_, c_, dg_, dz_, dp_, dpc_, da_, grad_rows_;
     Matrix dW_;
     struct Entry {
         std::size_t slot;
