@@ -362,6 +362,29 @@ TEST_CASE("infonce: lazy Adam step touches only reached rows; the fused step all
     CHECK_THROWS_AS(nce.step(h1, W, batch, nb, bh, aw), InvalidArgument);  // Adam state of another shape
 }
 
+TEST_CASE("lazy Adam on a table large enough for the huge-page hint: zeroed moments, exact first steps, other rows untouched") {
+    const std::size_t n = 20000, d = 64;  // 5 MiB per moment table
+    RowMatrix<float> x = RowMatrix<float>::Zero(static_cast<Eigen::Index>(n), static_cast<Eigen::Index>(d));
+    LazyAdam<float> adam(n, d, {.learning_rate = 0.01});
+    std::vector<float> g(d);
+    for (std::size_t j = 0; j < d; ++j) g[j] = (j % 2 ? 1.0f : -1.0f) * (0.5f + static_cast<float>(j));
+    const std::size_t touched[] = {0, 7777, n - 1};
+    for (std::size_t r : touched) {  // row r first touched at step t = 1, 2, 3
+        adam.begin_step();
+        adam.update_row(x, r, g.data());
+    }
+    // A row first touched at step t has zero moments before it: m = (1-β1)g, v = (1-β2)g², and with
+    // the bias corrections of step t it moves by -lr·(m/(1-β1^t)) / (√(v/(1-β2^t)) + ε).
+    for (int t = 1; t <= 3; ++t)
+        for (std::size_t j = 0; j < d; ++j) {
+            const double gj = g[j], c1 = 1 - std::pow(0.9, t), c2 = 1 - std::pow(0.999, t);
+            const double want = -0.01 * (0.1 * gj / c1) / (std::sqrt(0.001 * gj * gj / c2) + 1e-8);
+            CHECK(x(static_cast<Eigen::Index>(touched[t - 1]), static_cast<Eigen::Index>(j)) == doctest::Approx(want).epsilon(1e-5));
+        }
+    x.row(0).setZero(), x.row(7777).setZero(), x.row(static_cast<Eigen::Index>(n - 1)).setZero();
+    CHECK(x.cwiseAbs().maxCoeff() == 0.0f);
+}
+
 TEST_CASE("infonce: loss, gradients and one Adam step equal PyTorch autograd" * doctest::skip(false)) {
     const Small s = make_small();
     const RowMatrix<double> h1 = random_matrix(static_cast<Eigen::Index>(s.n), 6, 41), W = random_matrix(6, 6, 42);
