@@ -147,9 +147,10 @@ private:
             aggregate_neighbours(h1, nb, e, A.data() + i * d);
             if (!backward) continue;
             entry_begin_.push_back(entries_.size());
-            entries_.push_back({slot_of(e, d), Scalar(0)});
+            const std::size_t self = slot_of(e, d);
+            entries_.push_back({self, Scalar(0)});
             const auto t = nb.targets(e);
-            if (t.empty()) entries_.push_back({slot_of(e, d), Scalar(1)});
+            if (t.empty()) entries_.push_back({self, Scalar(1)});
             const auto w = nb.weights(e);
             for (std::size_t j = 0; j < t.size(); ++j) entries_.push_back({slot_of(t[j], d), static_cast<Scalar>(w[j])});
         }
