@@ -8,6 +8,8 @@
 //   KEREC_BENCH_EMBED_LAMBDA, _TAU, _PASSES, _ADAM_LR: the contrastive knobs of the quality case
 //   (default: EmbedOptions{}); the hidden case "[sweep]" runs a grid of them.
 //   KEREC_PYTHON (default /usr/bin/python3), KEREC_BLAS_DIR (default Debian's openblas-openmp).
+// Built with EIGEN_USE_BLAS (preset bench-blas), kerec's products go through the same OpenBLAS as
+// the peer's; both sides print the OpenBLAS kernel set they run (OPENBLAS_CORETYPE overrides it).
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -40,7 +42,20 @@
 
 using namespace kerec;
 
+#ifdef EIGEN_USE_BLAS
+extern "C" char* openblas_get_corename(void);
+#endif
+
 namespace {
+
+/// What runs kerec's matrix products: Eigen's own kernels, or OpenBLAS and its kernel set.
+std::string kerec_products() {
+#ifdef EIGEN_USE_BLAS
+    return std::string("OpenBLAS (") + openblas_get_corename() + " kernels)";
+#else
+    return "Eigen";
+#endif
+}
 
 double env_number(const char* name, double fallback) {
     if (const char* v = std::getenv(name)) return std::atof(v);
@@ -288,8 +303,8 @@ TEST_CASE("embed: fused InfoNCE step vs PyTorch (dense Adam, SparseAdam), one th
     }
     std::sort(kr.begin(), kr.end());
     const double kerec_rate = kr[1];
-    std::fprintf(stderr, "kerec infonce: %.2f steps per CPU-second (wall-clock median %.2f steps/s)\n", kerec_rate,
-                 1.0 / bench::median_seconds("kerec infonce step (100k x 64, B 1024)"));
+    std::fprintf(stderr, "kerec infonce: %.2f steps per CPU-second (wall-clock median %.2f steps/s), products by %s\n", kerec_rate,
+                 1.0 / bench::median_seconds("kerec infonce step (100k x 64, B 1024)"), kerec_products().c_str());
 
     // PyTorch, same batches, same graph, in the same run.
     const auto dir = std::filesystem::temp_directory_path() / fmt::format("kerec_bench_infonce_{}", ::getpid());
@@ -313,10 +328,13 @@ TEST_CASE("embed: fused InfoNCE step vs PyTorch (dense Adam, SparseAdam), one th
     std::fprintf(stderr, "pytorch peer: %s", out.c_str());
     const auto sparse_at = out.find("\"sparse\"");
     const double dense_rate = json_number(out, "steps_per_s"), sparse_rate = sparse_at == std::string::npos ? std::nan("") : json_number(out, "steps_per_s", sparse_at);
-    bench::emit("embed.infonce.steps_per_s", kerec_rate, "steps/s, 100k x 64, batch 1024, tau 0.1, Adam, 1 thread (ratio > 1: kerec faster)",
-                "pytorch", kerec_rate / dense_rate);
-    bench::emit("embed.infonce_sparse.steps_per_s", kerec_rate, "steps/s, lazy Adam vs SparseAdam, 1 thread (ratio > 1: kerec faster)",
-                "pytorch-sparseadam", kerec_rate / sparse_rate);
+    const std::string products = "kerec's products by " + kerec_products();
+    bench::emit("embed.infonce.steps_per_s", kerec_rate,
+                "steps/s, 100k x 64, batch 1024, tau 0.1, Adam, 1 thread, " + products + " (ratio > 1: kerec faster)", "pytorch",
+                kerec_rate / dense_rate);
+    bench::emit("embed.infonce_sparse.steps_per_s", kerec_rate,
+                "steps/s, lazy Adam vs SparseAdam, 1 thread, " + products + " (ratio > 1: kerec faster)", "pytorch-sparseadam",
+                kerec_rate / sparse_rate);
 }
 
 TEST_CASE("embed: SGNS words/s vs gensim Word2Vec(sg=1) and fastText skipgram, one thread") {

@@ -6,8 +6,10 @@ and batches.npy (STEPS+ × B entity ids, float64); table size and dimension come
 Times STEPS fused steps (forward, backward, optimiser) on one thread, REPEATS times, for
   dense:  nn.Embedding + Adam (table and W)
   sparse: nn.Embedding(sparse=True) + SparseAdam (table), Adam (W)
-and prints one JSON line per variant: {"variant", "steps_per_s" (median, per CPU-second), "blas"}.
+and prints one JSON line per variant: {"variant", "steps_per_s" (median, per CPU-second), "blas",
+"blas_core" (OpenBLAS's kernel set)}.
 """
+import ctypes
 import json
 import os
 import sys
@@ -26,6 +28,19 @@ def loaded_blas():
             if "blas" in p or "lapack" in p or "mkl" in p:
                 libs.add(p)
     return sorted(libs)
+
+
+def openblas_core(libs):
+    """The kernel set OpenBLAS chose for this CPU (OPENBLAS_CORETYPE overrides it), if it is loaded."""
+    for p in libs:
+        if "openblas" in p:
+            try:
+                f = ctypes.CDLL(p).openblas_get_corename
+                f.restype = ctypes.c_char_p
+                return f().decode()
+            except (OSError, AttributeError):
+                pass
+    return None
 
 
 def main():
@@ -82,7 +97,8 @@ def main():
             for k in range(steps):
                 step(*prepared[k])
             rates.append(steps / (time.process_time() - t0))
-        results.append({"variant": variant, "steps_per_s": float(np.median(rates)), "blas": loaded_blas(),
+        blas = loaded_blas()
+        results.append({"variant": variant, "steps_per_s": float(np.median(rates)), "blas": blas, "blas_core": openblas_core(blas),
                         "torch": torch.__version__, "threads": torch.get_num_threads()})
     for r in results:
         print(json.dumps(r), flush=True)
