@@ -1,3 +1,6 @@
+// Eigen checks its own heap allocations where set_is_malloc_allowed(false) says so (the fused
+// step's steady state below); defined before any Eigen header of this translation unit.
+#define EIGEN_RUNTIME_NO_MALLOC
 #include <doctest/doctest.h>
 
 #include <atomic>
@@ -24,7 +27,7 @@
 
 #include "../test_util.hpp"
 
-// Allocations made by the program so far (alloc_counter.cpp replaces operator new).
+// Allocations made by the program so far (tests/alloc_counter.cpp replaces operator new).
 std::uint64_t kerec_allocation_count() noexcept;
 
 using namespace kerec;
@@ -353,11 +356,16 @@ TEST_CASE("infonce: lazy Adam step touches only reached rows; the fused step all
     InfoNce<float> n2;
     n2.step(h, w4, s.batch, s.nb, bh, bw);
     const std::vector<EntityId> smaller{eid(1), eid(5), eid(2)};
+    // Neither operator new nor Eigen's own allocator (which is malloc) is called: Eigen asserts if
+    // it would allocate. At this size Eigen's products pack their operands on the stack; above
+    // EIGEN_STACK_ALLOCATION_LIMIT (128 KB) they allocate their packing buffers (docs/embed.md).
     const auto before = kerec_allocation_count();
+    Eigen::internal::set_is_malloc_allowed(false);
     for (int k = 0; k < 10; ++k) {
         n2.step(h, w4, s.batch, s.nb, bh, bw);
         n2.step(h, w4, smaller, s.nb, bh, bw);
     }
+    Eigen::internal::set_is_malloc_allowed(true);
     CHECK(kerec_allocation_count() == before);
     CHECK_THROWS_AS(nce.step(h1, W, batch, nb, bh, aw), InvalidArgument);  // Adam state of another shape
 }

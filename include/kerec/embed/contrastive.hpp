@@ -10,7 +10,9 @@
 // Since |S_ij| <= 1/τ, exp(S - 1/τ) never overflows (nor underflows for τ >= 0.025): one exp per
 // entry serves both softmaxes.
 // step() is fused (forward, backward, lazy Adam on the touched rows and on W) and allocates nothing
-// once its workspace has grown to the largest batch. O(B²·d + B·d² + Σ degree·d) per step.
+// itself once its workspace has grown to the largest batch; Eigen's products pack their operands
+// on the heap when the packing buffers exceed EIGEN_STACK_ALLOCATION_LIMIT (at B = 1024, d = 64).
+// O(B²·d + B·d² + Σ degree·d) per step.
 #pragma once
 
 #include <algorithm>
