@@ -357,8 +357,7 @@ TEST_CASE("infonce: lazy Adam step touches only reached rows; the fused step all
     n2.step(h, w4, s.batch, s.nb, bh, bw);
     const std::vector<EntityId> smaller{eid(1), eid(5), eid(2)};
     // Neither operator new nor Eigen's own allocator (which is malloc) is called: Eigen asserts if
-    // it would allocate. At this size Eigen's products pack their operands on the stack; above
-    // EIGEN_STACK_ALLOCATION_LIMIT (128 KB) they allocate their packing buffers (docs/embed.md).
+    // it would allocate (its products' packing buffers are the step's own; the large case follows).
     const auto before = kerec_allocation_count();
     Eigen::internal::set_is_malloc_allowed(false);
     for (int k = 0; k < 10; ++k) {
@@ -367,6 +366,28 @@ TEST_CASE("infonce: lazy Adam step touches only reached rows; the fused step all
     }
     Eigen::internal::set_is_malloc_allowed(true);
     CHECK(kerec_allocation_count() == before);
+    {  // B = 1024, d = 64: Eigen's own products would put their packing buffers (> 128 KB) on the heap
+        const std::size_t n = 3000, d = 64;
+        std::vector<std::vector<std::pair<EntityId, float>>> lists(n);
+        for (std::uint32_t e = 0; e < n; ++e)
+            for (std::uint32_t k = 1; k <= 4; ++k) lists[e].emplace_back(eid((e * 7 + k * 131) % n), 0.25f * static_cast<float>(k));
+        const auto big_nb = ComplementNeighbours::from_lists(lists, n);
+        std::vector<EntityId> big(1024);
+        for (std::uint32_t i = 0; i < big.size(); ++i) big[i] = eid((i * 3) % n);
+        RowMatrix<float> hb = random_matrix(static_cast<Eigen::Index>(n), static_cast<Eigen::Index>(d), 33).cast<float>();
+        RowMatrix<float> wb = RowMatrix<float>::Identity(static_cast<Eigen::Index>(d), static_cast<Eigen::Index>(d));
+        LazyAdam<float> ch(n, d, {}), cw(d, d, {});
+        InfoNce<float> n3;
+        const float first = n3.step(hb, wb, big, big_nb, ch, cw);
+        const auto at = kerec_allocation_count();
+        Eigen::internal::set_is_malloc_allowed(false);
+        float last = 0;
+        for (int k = 0; k < 3; ++k) last = n3.step(hb, wb, big, big_nb, ch, cw);
+        Eigen::internal::set_is_malloc_allowed(true);
+        CHECK(kerec_allocation_count() == at);
+        CHECK(std::isfinite(last));
+        CHECK(last < first);
+    }
     CHECK_THROWS_AS(nce.step(h1, W, batch, nb, bh, aw), InvalidArgument);  // Adam state of another shape
 }
 

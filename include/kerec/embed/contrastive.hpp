@@ -10,9 +10,9 @@
 // Since |S_ij| <= 1/τ, exp(S - 1/τ) never overflows (nor underflows for τ >= 0.025): one exp per
 // entry serves both softmaxes.
 // step() is fused (forward, backward, lazy Adam on the touched rows and on W) and allocates nothing
-// itself once its workspace has grown to the largest batch; Eigen's products pack their operands
-// on the heap when the packing buffers exceed EIGEN_STACK_ALLOCATION_LIMIT (at B = 1024, d = 64).
-// O(B²·d + B·d² + Σ degree·d) per step.
+// once its workspace has grown to the largest batch: its products run Eigen's GEMM kernel on
+// packing buffers of the workspace (Eigen's own product would allocate them per call
+// above EIGEN_STACK_ALLOCATION_LIMIT, as at B = 1024). O(B²·d + B·d² + Σ degree·d) per step.
 #pragma once
 
 #include <algorithm>
@@ -31,6 +31,41 @@
 #include "kerec/embed/second_order.hpp"
 
 namespace kerec {
+
+namespace detail {
+/// res = lhs · rhs (rows × depth times depth × cols; storage orders and strides as given) through
+/// Eigen's GEMM kernel, with the packing buffers kept here: Eigen's `noalias() = a * b` allocates
+/// them on every call once they exceed EIGEN_STACK_ALLOCATION_LIMIT. Calls Eigen 3.4's
+/// internal::general_matrix_matrix_product (the BLAS gemm under EIGEN_USE_BLAS) with the blocking
+/// sizes Eigen's own product would use. Allocates only when a product needs larger buffers.
+template <class Scalar>
+class GemmBuffers {
+public:
+    template <int LhsOrder, int RhsOrder, int ResOrder>
+    void product(Eigen::Index rows, Eigen::Index cols, Eigen::Index depth, const Scalar* lhs, Eigen::Index lhs_stride,
+                 const Scalar* rhs, Eigen::Index rhs_stride, Scalar* res, Eigen::Index res_stride) {
+        // Eigen computes a row-major result as its transpose: its blocking is in that frame.
+        constexpr bool transposed = ResOrder == Eigen::RowMajor;
+        Eigen::Index kc = depth, mc = transposed ? cols : rows, nc = transposed ? rows : cols;
+        Eigen::internal::computeProductBlockingSizes<Scalar, Scalar, 1>(kc, mc, nc, Eigen::Index{1});
+        if (a_.size() < kc * mc) a_.resize(kc * mc);
+        if (b_.size() < kc * nc) b_.resize(kc * nc);
+        Blocking blocking(a_.data(), b_.data(), mc, nc, kc);
+        const Eigen::Index outer = ResOrder == Eigen::RowMajor ? rows : cols, inner = ResOrder == Eigen::RowMajor ? cols : rows;
+        for (Eigen::Index o = 0; o < outer; ++o) std::fill_n(res + o * res_stride, inner, Scalar(0));  // the kernel accumulates
+        Eigen::internal::general_matrix_matrix_product<Eigen::Index, Scalar, LhsOrder, false, Scalar, RhsOrder, false, ResOrder, 1>::run(
+            rows, cols, depth, lhs, lhs_stride, rhs, rhs_stride, res, 1, res_stride, Scalar(1), blocking, nullptr);
+    }
+
+private:
+    struct Blocking : Eigen::internal::level3_blocking<Scalar, Scalar> {
+        Blocking(Scalar* a, Scalar* b, Eigen::Index mc, Eigen::Index nc, Eigen::Index kc) {
+            this->m_blockA = a, this->m_blockB = b, this->m_mc = mc, this->m_nc = nc, this->m_kc = kc;
+        }
+    };
+    Eigen::Matrix<Scalar, Eigen::Dynamic, 1> a_, b_;  // aligned as the kernel's packets need
+};
+}  // namespace detail
 
 struct InfoNceOptions {
     double temperature = 0.1;  ///< τ (>= 0.025)
@@ -160,12 +195,12 @@ private:
             entry_begin_.push_back(entries_.size());
             for (std::size_t k = 0; k < touched_count_; ++k) slot_[touched_[k].index()] = -1;
         }
-        P.noalias() = A * W.transpose();
+        gemm_.template product<Eigen::RowMajor, Eigen::ColMajor, Eigen::RowMajor>(B, d, d, A.data(), d, W.data(), d, P.data(), d);  // Q = A·Wᵀ
         for (Eigen::Index i = 0; i < B; ++i) {
             np_[static_cast<std::size_t>(i)] = P.row(i).norm();
             P.row(i) /= std::max(np_[static_cast<std::size_t>(i)], norm_epsilon);
         }
-        S.noalias() = Z * P.transpose();  // cosines; logits are S/τ
+        gemm_.template product<Eigen::RowMajor, Eigen::ColMajor, Eigen::RowMajor>(B, B, d, Z.data(), d, P.data(), d, S.data(), B);  // S = Z·Pᵀ: cosines; logits are S/τ
         const auto inv_tau = static_cast<Scalar>(1.0 / opt_.temperature);
         grow(dg_, static_cast<std::size_t>(B));
         for (Eigen::Index i = 0; i < B; ++i) dg_[static_cast<std::size_t>(i)] = (S(i, i) - Scalar(1)) * inv_tau;
@@ -203,13 +238,13 @@ private:
         }
         grow(dz_, Bd), grow(dp_, Bd);
         Map dZ(dz_.data(), B, d), dP(dp_.data(), B, d);
-        dZ.noalias() = S * P;
+        gemm_.template product<Eigen::RowMajor, Eigen::RowMajor, Eigen::RowMajor>(B, d, B, S.data(), B, P.data(), d, dZ.data(), d);  // G·P
         dZ *= inv_tau;
         // Gᵀ·Z into a column-major buffer, then copied: with a row-major destination Eigen packs
         // the B × B operand the slow way (1.45 against 1.07 ms at B = 1024, d = 64).
         grow(dpc_, Bd);
         Eigen::Map<Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>> dPc(dpc_.data(), B, d);
-        dPc.noalias() = S.transpose() * Z;
+        gemm_.template product<Eigen::ColMajor, Eigen::RowMajor, Eigen::ColMajor>(B, d, B, S.data(), B, Z.data(), d, dpc_.data(), B);  // Gᵀ·Z
         dP = dPc * inv_tau;
         // Through the normalisations: dZ -> ∂h1(e_i), dP -> ∂q_i.
         for (Eigen::Index i = 0; i < B; ++i) {
@@ -217,10 +252,10 @@ private:
             unnormalize(dP.row(i), P.row(i), np_[static_cast<std::size_t>(i)]);
         }
         dW_.resize(d, d);
-        dW_.noalias() = dP.transpose() * A;
+        gemm_.template product<Eigen::ColMajor, Eigen::RowMajor, Eigen::RowMajor>(d, d, B, dP.data(), d, A.data(), d, dW_.data(), d);  // ∂Qᵀ·A
         grow(da_, Bd);
         Map dA(da_.data(), B, d);
-        dA.noalias() = dP * W;  // ∂a_i = Wᵀ ∂q_i
+        gemm_.template product<Eigen::RowMajor, Eigen::RowMajor, Eigen::RowMajor>(B, d, d, dP.data(), d, W.data(), d, dA.data(), d);  // ∂a_i = Wᵀ ∂q_i
         // Scatter to the table rows through the slots of the forward pass.
         for (Eigen::Index i = 0; i < B; ++i) {
             const std::size_t b = entry_begin_[static_cast<std::size_t>(i)], end = entry_begin_[static_cast<std::size_t>(i) + 1];
@@ -257,6 +292,7 @@ private:
     }
 
     InfoNceOptions opt_;
+    detail::GemmBuffers<Scalar> gemm_;
     Eigen::Index d_ = 0;
     std::vector<Scalar> z_, a_, p_, s_, nz_, np_, r_, c_, dg_, dz_, dp_, dpc_, da_, grad_rows_;
     Matrix dW_;
