@@ -3,7 +3,6 @@
 #define EIGEN_RUNTIME_NO_MALLOC
 #include <doctest/doctest.h>
 
-#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>

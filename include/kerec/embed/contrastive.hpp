@@ -51,7 +51,7 @@ public:
         if (a_.size() < kc * mc) a_.resize(kc * mc);
         if (b_.size() < kc * nc) b_.resize(kc * nc);
         Blocking blocking(a_.data(), b_.data(), mc, nc, kc);
-        const Eigen::Index outer = ResOrder == Eigen::RowMajor ? rows : cols, inner = ResOrder == Eigen::RowMajor ? cols : rows;
+        const Eigen::Index outer = transposed ? rows : cols, inner = transposed ? cols : rows;
         for (Eigen::Index o = 0; o < outer; ++o) std::fill_n(res + o * res_stride, inner, Scalar(0));  // the kernel accumulates
         Eigen::internal::general_matrix_matrix_product<Eigen::Index, Scalar, LhsOrder, false, Scalar, RhsOrder, false, ResOrder, 1>::run(
             rows, cols, depth, lhs, lhs_stride, rhs, rhs_stride, res, 1, res_stride, Scalar(1), blocking, nullptr);
